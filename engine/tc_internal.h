@@ -41,6 +41,9 @@ void _test_free(void *ptr, const char *file, int line);
 tc_status tc_error_set(tc_error *err, tc_status code, const char *path, const char *fmt, ...)
     TC_PRINTF(4, 5);
 
+/* Resets err to "no error" (err may be NULL). */
+void tc_error_clear(tc_error *err);
+
 /* Sets err->file if an error is recorded and no file is named yet. */
 void tc_error_set_file(tc_error *err, const char *file);
 
@@ -59,8 +62,6 @@ bool tc_add_size(size_t a, size_t b, size_t *out);
 bool tc_shape_numel(const tc_shape *shape, size_t limit, size_t *out);
 /* 1 if equal ranks and dims. */
 bool tc_shape_equal(const tc_shape *a, const tc_shape *b);
-/* Formats a shape as "[1, 28, 28]" into buf; returns buf. */
-char *tc_shape_str(const tc_shape *shape, char *buf, size_t buf_len);
 /* Makes a shape from a list of dims (n <= TC_MAX_DIMS). */
 tc_shape tc_shape_make(int ndim, const int32_t *dim);
 

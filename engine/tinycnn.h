@@ -83,6 +83,9 @@ typedef struct tc_shape {
     int32_t dim[TC_MAX_DIMS]; /* each >= 1 */
 } tc_shape;
 
+/* Formats a shape as "[1, 28, 28]" into buf (buf_len >= 1); returns buf. */
+TC_API char *tc_shape_str(const tc_shape *shape, char *buf, size_t buf_len);
+
 /* Resource limits checked while loading, before anything is allocated. */
 typedef struct tc_limits {
     size_t max_json_bytes;      /* size of the model JSON file */

@@ -1,6 +1,8 @@
 /* tc_test.c - helpers shared by the cmocka tests (see tc_test.h). */
 #include "tc_test.h"
 
+#include <stdbool.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
