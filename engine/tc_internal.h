@@ -17,14 +17,17 @@
 #ifdef UNIT_TESTING
 void *_test_malloc(size_t size, const char *file, int line);
 void *_test_calloc(size_t n, size_t size, const char *file, int line);
+void *_test_realloc(void *ptr, size_t size, const char *file, int line);
 void _test_free(void *ptr, const char *file, int line);
 #define TC_MALLOC(n) _test_malloc((n), __FILE__, __LINE__)
 #define TC_CALLOC(n, s) _test_calloc((n), (s), __FILE__, __LINE__)
+#define TC_REALLOC(p, n) _test_realloc((p), (n), __FILE__, __LINE__)
 #define TC_FREE(p) _test_free((p), __FILE__, __LINE__)
 #else
 #include <stdlib.h>
 #define TC_MALLOC(n) malloc(n)
 #define TC_CALLOC(n, s) calloc((n), (s))
+#define TC_REALLOC(p, n) realloc((p), (n))
 #define TC_FREE(p) free(p)
 #endif
 

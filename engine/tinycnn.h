@@ -234,6 +234,45 @@ TC_API tc_status tc_npy_write(const char *path, const float *data, const int64_t
 /* Frees arr->data and zeroes *arr. NULL is a no-op. */
 TC_API void tc_array_free(tc_array *arr);
 
+
+/* ---- images (engine/image.c, engine/image_preprocess.c) ---- */
+
+/* A decoded image: 8-bit samples, rows top to bottom, channels interleaved. */
+typedef struct tc_image {
+    int32_t width;
+    int32_t height;
+    int32_t channels; /* 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA */
+    uint8_t *pixels;  /* width * height * channels bytes, owned; free with tc_image_free */
+} tc_image;
+
+#define TC_DEFAULT_MAX_PIXELS ((size_t)1 << 24) /* 16 megapixels */
+#define TC_MAX_IMAGE_FILE_BYTES ((size_t)256 << 20)
+
+/*
+ * Decodes a PNG (8/16-bit; gray, gray+alpha, RGB, RGBA, palette), JPEG (baseline, progressive),
+ * BMP or PGM/PPM image. The header is read first: an image of more than max_pixels pixels
+ * (0: TC_DEFAULT_MAX_PIXELS) is refused before anything is allocated. 16-bit samples are reduced
+ * to 8 bits. Thread-safe.
+ * @return TC_OK, TC_ERR_IO (unreadable file), TC_ERR_RANGE (not a supported or valid image),
+ *         TC_ERR_LIMIT (too many pixels or too big a file), TC_ERR_NOMEM
+ */
+TC_API tc_status tc_image_load(const char *path, size_t max_pixels, tc_image *out, tc_error *err);
+TC_API tc_status tc_image_decode(const void *data, size_t len, size_t max_pixels, tc_image *out,
+                                 tc_error *err);
+/* Frees img->pixels and zeroes *img. NULL is a no-op. */
+TC_API void tc_image_free(tc_image *img);
+
+/*
+ * Turns an image into a model input tensor as `pp` says: channels (1 = BT.601 luma, 3 = RGB),
+ * alpha composited over pp->background, resize to the input's H x W (area averaging when
+ * shrinking, bilinear when enlarging; stretch, letterbox or center crop), invert, scale, then per
+ * channel (v - mean) / std. input is the model's input shape: [C, H, W] with C 1 or 3, or [H, W].
+ * out receives C * H * W floats. Deterministic: the same image gives the same floats everywhere.
+ * @return TC_OK, TC_ERR_ARGUMENT (an input shape that is not an image), TC_ERR_NOMEM
+ */
+TC_API tc_status tc_image_to_tensor(const tc_image *img, const tc_preprocess *pp, tc_shape input,
+                                    float *out, tc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@ static const char usage[] =
     "A tiny CNN inference engine (version " TC_VERSION ").\n"
     "\n"
     "commands:\n"
+    "  predict  -m MODEL IMAGE... [--top K] [--json]     class probabilities per image\n"
     "  run      -m MODEL --input X.npy [--output Y.npy]   run a model on a float32 tensor\n"
     "  summary  -m MODEL                                    layers, shapes, params, MACs, memory\n"
     "\n"
@@ -88,6 +89,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cli_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "predict") == 0)
+        return cli_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "summary") == 0)
         return cli_summary(argc - 1, argv + 1);
     cli_error("unknown command \"%s\" (try `tinycnn --help`)", cmd);
