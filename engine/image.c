@@ -129,6 +129,60 @@ tc_status tc_image_load(const char *path, size_t max_pixels, tc_image *out, tc_e
     return st;
 }
 
+tc_status tc_gunzip(const uint8_t *data, size_t len, size_t max_out, uint8_t **out,
+                    size_t *out_len, tc_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    /* RFC 1952: 10-byte header, optional fields, deflate data, CRC32, ISIZE (little-endian). */
+    if (len < 18 || data[0] != 0x1f || data[1] != 0x8b || data[2] != 8)
+        return tc_error_set(err, TC_ERR_RANGE, "", "not a gzip file");
+    uint8_t flags = data[3];
+    size_t pos = 10;
+    if (flags & 4) { /* FEXTRA */
+        if (pos + 2 > len)
+            return tc_error_set(err, TC_ERR_RANGE, "", "truncated gzip header");
+        pos += 2 + (size_t)(data[pos] | data[pos + 1] << 8);
+    }
+    for (int bit = 8; bit <= 16; bit *= 2) { /* FNAME, FCOMMENT: zero-terminated */
+        if (flags & bit) {
+            while (pos < len && data[pos] != 0)
+                pos++;
+            pos++;
+        }
+    }
+    if (flags & 2) /* FHCRC */
+        pos += 2;
+    if (pos + 8 > len)
+        return tc_error_set(err, TC_ERR_RANGE, "", "truncated gzip file");
+    const uint8_t *t = data + len - 4;
+    size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+    if (isize > max_out)
+        return tc_error_set(err, TC_ERR_LIMIT, "",
+                            "gzip data claims %zu bytes uncompressed; the limit is %zu", isize,
+                            max_out);
+    /* Decoding into a fixed buffer of the declared size: a lying size or a bomb fails instead of
+     * growing without bound. */
+    uint8_t *buf = TC_MALLOC(isize + 1);
+    if (buf == NULL)
+        return tc_error_set(err, TC_ERR_NOMEM, "", "cannot allocate %zu bytes", isize + 1);
+    size_t body = len - pos - 8;
+    if (body > INT32_MAX || isize + 1 > INT32_MAX) {
+        TC_FREE(buf);
+        return tc_error_set(err, TC_ERR_LIMIT, "", "gzip file too large");
+    }
+    int n = stbi_zlib_decode_noheader_buffer((char *)buf, (int)isize + 1,
+                                             (const char *)data + pos, (int)body);
+    if (n < 0 || (size_t)n != isize) {
+        TC_FREE(buf);
+        return tc_error_set(err, TC_ERR_RANGE, "",
+                            "corrupt gzip data (inflated %d bytes, header says %zu)", n, isize);
+    }
+    *out = buf;
+    *out_len = isize;
+    return TC_OK;
+}
+
 void tc_image_free(tc_image *img)
 {
     if (img == NULL)

@@ -237,6 +237,14 @@ tc_status tc_act_parse_fused(tc_act *act, const cJSON *layer_obj, const char *pa
 /* Applies act in place to n values (not for prelu). */
 void tc_act_apply(const tc_act *act, float *x, size_t n);
 
+/* ---- gzip (engine/image.c, which holds the stb zlib decoder) ---- */
+
+/* Inflates a gzip file held in memory into a new buffer (caller frees with TC_FREE). Refuses
+ * output larger than max_out before allocating; the data must inflate to exactly the size the
+ * trailer declares. */
+tc_status tc_gunzip(const uint8_t *data, size_t len, size_t max_out, uint8_t **out,
+                    size_t *out_len, tc_error *err);
+
 /* ---- registry (engine/registry.c) ---- */
 
 /* The ops for a JSON "type", or NULL. */

@@ -273,6 +273,25 @@ TC_API void tc_image_free(tc_image *img);
 TC_API tc_status tc_image_to_tensor(const tc_image *img, const tc_preprocess *pp, tc_shape input,
                                     float *out, tc_error *err);
 
+/* ---- idx data sets (engine/idx.c) ---- */
+
+/* An idx file of unsigned bytes (as MNIST and Fashion-MNIST ship): images [N, H, W] or labels
+ * [N]. */
+typedef struct tc_idx {
+    int32_t ndim;                 /* 1..4 */
+    int64_t dim[4];
+    uint8_t *data;                /* numel bytes, owned; free with tc_idx_free */
+    size_t numel;
+} tc_idx;
+
+#define TC_MAX_IDX_BYTES ((size_t)1 << 30)
+
+/* Reads an idx file, gzipped (.gz, detected by its signature) or not. Only the unsigned-byte
+ * type (0x08) is accepted. The element count must match the data exactly.
+ * @return TC_OK, TC_ERR_IO, TC_ERR_RANGE (malformed), TC_ERR_LIMIT (above 1 GiB), TC_ERR_NOMEM */
+TC_API tc_status tc_idx_read(const char *path, tc_idx *out, tc_error *err);
+TC_API void tc_idx_free(tc_idx *idx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,10 +5,17 @@
 #ifndef TC_TEST_H
 #define TC_TEST_H
 
+/* Standard headers come before cmocka.h: with UNIT_TESTING it redefines malloc and free, which
+ * would break a later <stdlib.h>. Tests may include these again (a no-op). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "tinycnn.h"

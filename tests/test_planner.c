@@ -102,12 +102,12 @@ static void batch_equals_single_runs(void **state)
         tct_assert_close(all + 2 * s, one, 2, 0, 0);
         test_free(one);
     }
-    /* sample 0 by hand: x = [[-5,2,-2],[5,1,-3],[3,-4,0]];
-     * conv ch0 = x[i][j] - x[i+1][j+1] + 0.25 = [[-5.75,5.25],[9.25,1.25]] -> relu [0,5.25,9.25,1.25]
-     * conv ch1 = 0.5 * window sum - 1 = [[0.5,-2],[1.5,-4]] -> relu [0.5,0,1.5,0]
-     * dense0 = 2*5.25 + 3*9.25 + 4*1.25 + 5*0.5 + 7*1.5 = 56.25
-     * dense1 = 5.25 - 9.25 + 1.25 - 0.5 - 1.5 = -4.75 */
-    const float want0[2] = {56.25f, -4.75f};
+    /* sample 0 by hand: x = [[-5,2,-2],[5,1,-3],[4,0,-4]];
+     * conv ch0 = x[i][j] - x[i+1][j+1] + 0.25 = [[-5.75,5.25],[5.25,5.25]] -> relu [0,5.25,5.25,5.25]
+     * conv ch1 = 0.5 * window sum - 1 = [[0.5,-2],[4,-4]] -> relu [0.5,0,4,0]
+     * dense0 = 2*5.25 + 3*5.25 + 4*5.25 + 5*0.5 + 7*4 = 77.75
+     * dense1 = 5.25 - 5.25 + 5.25 - 0.5 - 4 = 0.75 */
+    const float want0[2] = {77.75f, 0.75f};
     tct_assert_close(all, want0, 2, 1e-5, 1e-6);
     test_free(all);
     tc_model_free(m);

@@ -27,5 +27,6 @@ bool cli_is_help(const char *arg);
 int cli_run(int argc, char **argv);
 int cli_summary(int argc, char **argv);
 int cli_predict(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ static const char usage[] =
     "commands:\n"
     "  predict  -m MODEL IMAGE... [--top K] [--json]     class probabilities per image\n"
     "  run      -m MODEL --input X.npy [--output Y.npy]   run a model on a float32 tensor\n"
+    "  eval     -m MODEL --images IDX --labels IDX        accuracy on an idx data set (.gz ok)\n"
     "  summary  -m MODEL                                    layers, shapes, params, MACs, memory\n"
     "\n"
     "`tinycnn COMMAND --help` describes each command. Exit status: 0 success, 1 runtime failure,\n"
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
         return cli_run(argc - 1, argv + 1);
     if (strcmp(cmd, "predict") == 0)
         return cli_predict(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cli_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "summary") == 0)
         return cli_summary(argc - 1, argv + 1);
     cli_error("unknown command \"%s\" (try `tinycnn --help`)", cmd);
