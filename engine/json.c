@@ -188,7 +188,7 @@ static tc_status read_float_at(const cJSON *item, const char *path, const void *
 }
 
 static tc_status read_list(const cJSON *obj, const char *key, const char *path, int min_n,
-                           int max_n, const char *what, read_one_fn read_one, const void *range,
+                           int max_n, const char *one, const char *what, read_one_fn read_one, const void *range,
                            tc_presence presence, void *out, int *n_out, tc_error *err)
 {
     char p[256];
@@ -210,7 +210,7 @@ static tc_status read_list(const cJSON *obj, const char *key, const char *path, 
         else
             snprintf(expected, sizeof expected, "%d to %d %s", min_n, max_n, what);
         return tc_error_set(err, cJSON_IsArray(item) ? TC_ERR_RANGE : TC_ERR_SCHEMA, p,
-                            "expected %s%s, got %s", min_n <= 1 ? "a number or " : "",
+                            "expected %s%s%s, got %s", min_n <= 1 ? one : "", min_n <= 1 ? " or " : "",
                             expected, got);
     }
     int i = 0;
@@ -231,7 +231,7 @@ tc_status tc_json_int_list(const cJSON *obj, const char *key, const char *path, 
                            int *n_out, tc_error *err)
 {
     int_range r = {lo, hi};
-    return read_list(obj, key, path, min_n, max_n, "integers", read_int_at, &r, presence, out,
+    return read_list(obj, key, path, min_n, max_n, "an integer", "integers", read_int_at, &r, presence, out,
                      n_out, err);
 }
 
@@ -240,7 +240,7 @@ tc_status tc_json_float_list(const cJSON *obj, const char *key, const char *path
                              int *n_out, tc_error *err)
 {
     float_range r = {lo, hi};
-    return read_list(obj, key, path, min_n, max_n, "numbers", read_float_at, &r, presence, out,
+    return read_list(obj, key, path, min_n, max_n, "a number", "numbers", read_float_at, &r, presence, out,
                      n_out, err);
 }
 

@@ -32,6 +32,29 @@ static void line_col(const char *text, size_t pos, int *line, int *col)
     }
 }
 
+/* Nesting depth of arrays and objects at position pos (strings skipped). */
+static int depth_at(const char *text, size_t pos)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < pos; i++) {
+        char ch = text[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '[' || ch == '{') {
+            depth++;
+        } else if (ch == ']' || ch == '}') {
+            depth--;
+        }
+    }
+    return depth;
+}
+
 static tc_status parse_json(const char *json, size_t len, cJSON **root, tc_error *err)
 {
     const char *end = NULL;
@@ -43,8 +66,11 @@ static tc_status parse_json(const char *json, size_t len, cJSON **root, tc_error
     if (*root == NULL) {
         size_t pos = end != NULL && end >= json && end <= json + len ? (size_t)(end - json) : 0;
         line_col(json, pos, &line, &col);
-        return tc_error_set(err, TC_ERR_JSON, "",
-                            "not valid JSON at line %d, column %d (or nested too deeply)", line,
+        if (depth_at(json, pos) >= CJSON_NESTING_LIMIT)
+            return tc_error_set(err, TC_ERR_JSON, "",
+                                "arrays or objects nested more than %d levels deep at line %d, "
+                                "column %d", CJSON_NESTING_LIMIT, line, col);
+        return tc_error_set(err, TC_ERR_JSON, "", "not valid JSON at line %d, column %d", line,
                             col);
     }
     size_t pos = (size_t)(end - json);
@@ -76,9 +102,12 @@ static tc_status parse_header(tc_model *model, const cJSON *root, tc_error *err)
     const cJSON *version = tc_json_get(root, "version");
     if (version == NULL)
         return tc_error_set(err, TC_ERR_SCHEMA, "version", "required field is missing");
-    if (!cJSON_IsNumber(version) || version->valuedouble != 1.0)
+    if (!cJSON_IsNumber(version) || version->valuedouble != 1.0) {
+        char got[80];
+        tc_json_describe(version, got, sizeof got);
         return tc_error_set(err, TC_ERR_RANGE, "version",
-                            "this tinycnn reads format version 1 only");
+                            "expected 1 (this tinycnn reads format version 1), got %s", got);
+    }
     if ((st = tc_json_string(root, "name", "", TC_OPTIONAL, model->name, sizeof model->name, err)))
         return st;
     const cJSON *input = tc_json_get(root, "input");
@@ -123,7 +152,9 @@ static tc_status collect_names(tc_model *model, const cJSON *layers, tc_name_tab
             snprintf(l->name, sizeof l->name, "%.40s_%d",
                      cJSON_IsString(type) ? type->valuestring : "layer", i);
         } else if (l->name[0] == '\0' || strcmp(l->name, "input") == 0) {
-            return tc_error_set(err, TC_ERR_GRAPH, path,
+            char name_path[48];
+            tc_path_join(name_path, sizeof name_path, path, "name");
+            return tc_error_set(err, TC_ERR_GRAPH, name_path,
                                 "name must be non-empty and not \"input\" (that names the model input)");
         }
         snprintf(l->where, sizeof l->where, "layers[%d] \"%s\"", i, l->name);

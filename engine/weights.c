@@ -225,8 +225,11 @@ static tc_status open_weights_file(const char *json_dir, const char *weights_fil
     else
         snprintf(path, sizeof path, "%s/%s", json_dir, weights_file);
     struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return tc_error_set(err, TC_ERR_WEIGHTS, "weights_file",
+                            "\"%.200s\" is not a regular file", path);
     *f = fopen(path, "rb");
-    if (*f == NULL || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (*f == NULL || stat(path, &sb) != 0) {
         if (*f)
             fclose(*f);
         *f = NULL;
