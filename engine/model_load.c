@@ -409,6 +409,11 @@ static tc_status build_model(tc_model *model, const cJSON *root, const char *bas
         st = tc_plan_memory(model, err);
     if (st == TC_OK)
         st = tc_weights_load(model, base_dir, weights_file, err);
+    for (int k = 0; k < model->n_layers && st == TC_OK; k++) {
+        const tc_layer *l = &model->layers[k];
+        if (l->ops->check_weights != NULL)
+            st = l->ops->check_weights(l, err);
+    }
     return st;
 }
 

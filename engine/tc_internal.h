@@ -133,7 +133,7 @@ typedef struct tc_layer_ops tc_layer_ops;
 /* Engine-owned description of one layer: only what every layer shares. */
 typedef struct tc_layer {
     const tc_layer_ops *ops; /* the layer type */
-    char name[TC_MAX_NAME];  /* unique name ("layerN" if the JSON gives none) */
+    char name[TC_MAX_NAME];  /* unique name ("<type>_<index>" if the JSON gives none) */
     char where[TC_MAX_NAME + 24]; /* place for errors: `layers[2] "conv2"` */
     int index;               /* position in "layers" */
     int n_inputs;            /* number of producers */
@@ -176,6 +176,9 @@ struct tc_layer_ops {
     /* Frees what parse allocated beyond params_size (may be NULL). */
     void (*destroy)(tc_layer *l);
     unsigned flags; /* TC_LAYER_* */
+    /* Checks weight values once they are loaded, before any run (may be NULL). Errors use
+     * l->where and TC_ERR_WEIGHTS. */
+    tc_status (*check_weights)(const tc_layer *l, tc_error *err);
 };
 
 /* Declares weight blob obj[key]: either an inline (flat or nested) array of numbers or
