@@ -2,6 +2,7 @@
  * runtime.c - workspaces and the forward pass. A run walks the layers in order and does
  * arithmetic only: every buffer was planned at load and allocated with the workspace.
  */
+#include <math.h>
 #include <string.h>
 
 #include "model.h"
@@ -67,8 +68,24 @@ void tc_workspace_free(tc_workspace *ws)
     TC_FREE(ws);
 }
 
+/* Index of the first value of x[0..n) that is NaN or infinite, or n. */
+static size_t first_nonfinite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(x[i]))
+            return i;
+    }
+    return n;
+}
+
 tc_status tc_model_run(const tc_model *model, tc_workspace *ws, const float *input, int batch,
                        tc_error *err)
+{
+    return tc_model_run_checked(model, ws, input, batch, false, err);
+}
+
+tc_status tc_model_run_checked(const tc_model *model, tc_workspace *ws, const float *input,
+                               int batch, bool check_finite, tc_error *err)
 {
     tc_error_clear(err);
     if (model == NULL || ws == NULL || input == NULL)
@@ -99,6 +116,13 @@ tc_status tc_model_run(const tc_model *model, tc_workspace *ws, const float *inp
         tc_status st = l->ops->forward(l, in, l->n_inputs, &out, batch, ws->scratch);
         if (st != TC_OK)
             return tc_error_set(err, st, l->where, "forward failed");
+        size_t n = model->slots[i].numel * (size_t)batch;
+        size_t bad = check_finite ? first_nonfinite(out.data, n) : n;
+        if (bad < n)
+            return tc_error_set(err, TC_ERR_RANGE, l->where,
+                                "output is not finite: index %zu of batch sample %zu is %g",
+                                bad % model->slots[i].numel, bad / model->slots[i].numel,
+                                (double)out.data[bad]);
     }
     ws->batch = batch;
     return TC_OK;

@@ -37,6 +37,7 @@
 #ifndef TC_H
 #define TC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -211,6 +212,11 @@ TC_API void tc_workspace_free(tc_workspace *ws);
  */
 TC_API tc_status tc_model_run(const tc_model *model, tc_workspace *ws, const float *input,
                               int batch, tc_error *err);
+
+/* As tc_model_run; with check_finite, stops at the first layer whose output holds a NaN or an
+ * infinity and returns TC_ERR_RANGE naming that layer, the sample and the index. */
+TC_API tc_status tc_model_run_checked(const tc_model *model, tc_workspace *ws, const float *input,
+                                      int batch, bool check_finite, tc_error *err);
 
 /* Output k of the last run: batch * tc_model_output_numel(k) floats. Borrowed until the next
  * run on ws or tc_workspace_free. NULL if k is out of range or nothing ran yet. */

@@ -20,6 +20,7 @@ static const char run_usage[] =
     "  -m, --model MODEL   model JSON (format version 1)\n"
     "  -i, --input X.npy   input tensor\n"
     "  -o, --output Y.npy  output file (repeat for models with several outputs)\n"
+    "  --check-finite      stop at the first layer whose output is NaN or infinite, and name it\n"
     "  -h, --help          this help\n";
 
 /* Number of samples in x if it fits the model input, else 0. */
@@ -61,17 +62,27 @@ static void print_output(const float *y, int64_t n, tc_shape s)
 }
 
 /* Runs all n samples of x in chunks; outputs[k] receives n * numel(k) floats. */
-static int run_all(const tc_model *model, const float *x, int64_t n, float **outputs)
+static int run_all(const tc_model *model, const float *x, int64_t n, bool check_finite,
+                   float **outputs)
 {
     tc_error err;
     tc_workspace *ws = NULL;
-    int chunk = n < CHUNK ? (int)n : CHUNK;
+    /* One sample at a time when checking, so that a report names the sample exactly. */
+    int chunk = check_finite ? 1 : (n < CHUNK ? (int)n : CHUNK);
     if (tc_workspace_create(model, chunk, &ws, &err) != TC_OK)
         return cli_report(&err);
     size_t in_numel = tc_model_input_numel(model);
     for (int64_t start = 0; start < n; start += chunk) {
         int b = n - start < chunk ? (int)(n - start) : chunk;
-        if (tc_model_run(model, ws, x + (size_t)start * in_numel, b, &err) != TC_OK) {
+        if (tc_model_run_checked(model, ws, x + (size_t)start * in_numel, b, check_finite,
+                                 &err) != TC_OK) {
+            if (check_finite && err.code == TC_ERR_RANGE) {
+                char line[1024];
+                cli_error("input sample %lld: %s", (long long)start,
+                          tc_error_format(&err, line, sizeof line));
+                tc_workspace_free(ws);
+                return EXIT_RUNTIME;
+            }
             tc_workspace_free(ws);
             return cli_report(&err);
         }
@@ -109,12 +120,15 @@ int cli_run(int argc, char **argv)
     const char *input_path = NULL;
     const char *files[MAX_OUTPUT_FILES];
     int n_files = 0;
+    bool check_finite = false;
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
         bool missing = false;
         if (cli_is_help(argv[i])) {
             fputs(run_usage, stdout);
             return EXIT_OK;
+        } else if (strcmp(argv[i], "--check-finite") == 0) {
+            check_finite = true;
         } else if (cli_take_value(argc, argv, &i, "-m", "--model", &value, &missing)) {
             model_path = value;
         } else if (cli_take_value(argc, argv, &i, "-i", "--input", &value, &missing)) {
@@ -174,7 +188,7 @@ int cli_run(int argc, char **argv)
         }
     }
     if (status == EXIT_OK)
-        status = run_all(model, x.data, n, outputs);
+        status = run_all(model, x.data, n, check_finite, outputs);
     if (status == EXIT_OK && n_files > 0)
         status = write_outputs(model, outputs, n, files, n_files);
     else if (status == EXIT_OK)
