@@ -53,6 +53,203 @@ static const char *format_of(const uint8_t *d, size_t len)
     return NULL;
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static tc_status too_many_pixels(const char *format, uint64_t w, uint64_t h, size_t max_pixels,
+                                 tc_error *err)
+{
+    return tc_error_set(err, TC_ERR_LIMIT, "",
+                        "%s of %llu x %llu pixels is above the limit of %zu pixels", format,
+                        (unsigned long long)w, (unsigned long long)h, max_pixels);
+}
+
+/* PNG: the CRCs of critical chunks (stb checks none) and the IHDR size before stb sees it. */
+static tc_status check_png(const uint8_t *d, size_t len, size_t max_pixels, tc_error *err)
+{
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    if (len >= 24 && memcmp(d + 12, "IHDR", 4) == 0) {
+        uint64_t w = be32(d + 16);
+        uint64_t h = be32(d + 20);
+        if (w * h > max_pixels)
+            return too_many_pixels("PNG", w, h, max_pixels, err);
+    }
+    size_t pos = 8;
+    while (pos + 12 <= len) {
+        uint32_t n = be32(d + pos);
+        if (n > len - pos - 12)
+            break; /* truncated: stb reports it */
+        uint32_t crc = 0xFFFFFFFFu;
+        for (size_t i = pos + 4; i < pos + 8 + n; i++)
+            crc = table[(crc ^ d[i]) & 0xFF] ^ (crc >> 8);
+        bool critical = (d[pos + 4] & 0x20) == 0; /* IHDR, PLTE, IDAT, IEND (as libpng) */
+        if (critical && (crc ^ 0xFFFFFFFFu) != be32(d + pos + 8 + n))
+            return tc_error_set(err, TC_ERR_RANGE, "", "corrupt PNG: bad CRC in chunk %.4s",
+                                (const char *)d + pos + 4);
+        if (memcmp(d + pos + 4, "IEND", 4) == 0)
+            break;
+        pos += 12 + (size_t)n;
+    }
+    return TC_OK;
+}
+
+/* JPEG: stb 2.27 overflows its Huffman tables on a DHT segment with more than 256 codes. Walk
+ * the markers the way stb reads them (padding skipped, fill bytes, entropy-coded data up to the
+ * next marker) and refuse such a table before stb sees it. Where stb would stop with an error
+ * the walk just ends: stb reports it. */
+static uint8_t byte_at(const uint8_t *d, size_t len, size_t pos)
+{
+    return pos < len ? d[pos] : 0; /* stb reads zeros past the end */
+}
+
+static tc_status check_jpeg(const uint8_t *d, size_t len, tc_error *err)
+{
+    size_t pos = 2; /* after SOI */
+    while (pos < len) {
+        if (d[pos++] != 0xFF)
+            continue; /* padding between segments */
+        while (pos < len && d[pos] == 0xFF)
+            pos++;
+        if (pos >= len)
+            break;
+        uint8_t m = d[pos++];
+        if (m == 0xD9 || m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8))
+            break; /* end of image, or a marker stb refuses here */
+        size_t seg = (size_t)byte_at(d, len, pos) << 8 | byte_at(d, len, pos + 1);
+        if (m == 0xC4) {
+            long left = (long)seg - 2;
+            size_t t = pos + 2;
+            while (left > 0) {
+                if ((byte_at(d, len, t) >> 4) > 1 || (byte_at(d, len, t) & 15) > 3)
+                    return TC_OK; /* stb: "bad DHT header" */
+                size_t n = 0;
+                for (size_t i = 1; i <= 16; i++)
+                    n += byte_at(d, len, t + i);
+                if (n > 256)
+                    return tc_error_set(err, TC_ERR_RANGE, "",
+                                        "corrupt JPEG: a Huffman table of %zu codes (at most 256)",
+                                        n);
+                t += 17 + n;
+                left -= 17 + (long)n;
+            }
+            if (left != 0)
+                return TC_OK; /* stb: the segment length does not match its tables */
+        }
+        pos += seg;
+        if (m == 0xDA) { /* entropy-coded data: up to an 0xFF that is not 0xFF00 or RSTn */
+            while (pos + 1 < len && !(d[pos] == 0xFF && d[pos + 1] != 0x00 && d[pos + 1] != 0xFF &&
+                                      !(d[pos + 1] >= 0xD0 && d[pos + 1] <= 0xD7)))
+                pos++;
+        }
+    }
+    return TC_OK;
+}
+
+/* BMP: the size with a top-down (negative) height, and pixel data that is all there (stb
+ * would read zeros past the end). */
+static tc_status check_bmp(const uint8_t *d, size_t len, size_t max_pixels, int *w, int *h,
+                           tc_error *err)
+{
+    if (len < 30)
+        return TC_OK;
+    uint32_t offset = le32(d + 10);
+    uint32_t hsz = le32(d + 14);
+    int64_t bw, bh, bpp;
+    uint32_t compression = 0;
+    if (hsz == 12) {
+        bw = d[18] | d[19] << 8;
+        bh = d[20] | d[21] << 8;
+        bpp = d[24] | d[25] << 8;
+    } else if (len >= 34) {
+        bw = (int32_t)le32(d + 18);
+        bh = (int32_t)le32(d + 22);
+        bpp = d[28] | d[29] << 8;
+        compression = le32(d + 30);
+    } else {
+        return TC_OK;
+    }
+    if (bh < 0)
+        bh = -bh; /* top-down; int64_t, so INT32_MIN is fine */
+    if (bw < 1 || bh < 1 || bh > INT32_MAX)
+        return tc_error_set(err, TC_ERR_RANGE, "", "invalid BMP size %lld x %lld",
+                            (long long)bw, (long long)bh);
+    if ((uint64_t)bw * (uint64_t)bh > max_pixels)
+        return too_many_pixels("BMP", (uint64_t)bw, (uint64_t)bh, max_pixels, err);
+    uint64_t row = ((uint64_t)bw * (uint64_t)bpp + 31) / 32 * 4;
+    if ((compression == 0 || compression == 3) && (uint64_t)offset + row * (uint64_t)bh > len)
+        return tc_error_set(err, TC_ERR_RANGE, "",
+                            "truncated BMP: %lld x %lld at %lld bits needs %llu bytes of pixels, "
+                            "the file has %zu", (long long)bw, (long long)bh, (long long)bpp,
+                            (unsigned long long)(row * (uint64_t)bh),
+                            len > offset ? len - offset : 0);
+    *w = (int)bw;
+    *h = (int)bh;
+    return TC_OK;
+}
+
+/* PGM/PPM (P5/P6): stb overflows on long numbers, ignores maxval and reads past the end of a
+ * truncated file, so the header is parsed here. *maxval gets the maximum sample value. */
+static tc_status check_pnm(const uint8_t *d, size_t len, size_t max_pixels, int *maxval,
+                           tc_error *err)
+{
+    uint64_t v[3] = {0, 0, 0};
+    size_t pos = 2;
+    for (int k = 0; k < 3; k++) {
+        for (;;) { /* whitespace and comments */
+            while (pos < len && strchr(" \t\r\n\v\f", d[pos]) && d[pos] != 0)
+                pos++;
+            if (pos < len && d[pos] == '#') {
+                while (pos < len && d[pos] != '\n' && d[pos] != '\r')
+                    pos++;
+                continue;
+            }
+            break;
+        }
+        int digits = 0;
+        while (pos < len && d[pos] >= '0' && d[pos] <= '9' && digits < 10) {
+            v[k] = v[k] * 10 + (uint64_t)(d[pos++] - '0');
+            digits++;
+        }
+        if (digits == 0 || digits == 10)
+            return tc_error_set(err, TC_ERR_RANGE, "", "invalid PGM/PPM header (%s)",
+                                digits ? "a number with 10 or more digits" : "expected a number");
+    }
+    pos++; /* the single whitespace after maxval */
+    if (v[0] < 1 || v[1] < 1)
+        return tc_error_set(err, TC_ERR_RANGE, "", "invalid PGM/PPM size %llu x %llu",
+                            (unsigned long long)v[0], (unsigned long long)v[1]);
+    if (v[2] < 1 || v[2] > 65535)
+        return tc_error_set(err, TC_ERR_RANGE, "", "invalid PGM/PPM maxval %llu (1..65535)",
+                            (unsigned long long)v[2]);
+    if (v[2] > 255 && v[2] != 65535)
+        return tc_error_set(err, TC_ERR_RANGE, "",
+                            "PGM/PPM maxval %llu is not supported (up to 255, or 65535)",
+                            (unsigned long long)v[2]);
+    if (v[0] * v[1] > max_pixels)
+        return too_many_pixels("PGM/PPM", v[0], v[1], max_pixels, err);
+    uint64_t need = v[0] * v[1] * (d[1] == '6' ? 3u : 1u) * (v[2] > 255 ? 2u : 1u);
+    if (pos > len || len - pos < need)
+        return tc_error_set(err, TC_ERR_RANGE, "",
+                            "truncated PGM/PPM: %llu x %llu needs %llu bytes of samples, the "
+                            "file has %zu", (unsigned long long)v[0], (unsigned long long)v[1],
+                            (unsigned long long)need, pos > len ? 0 : len - pos);
+    *maxval = (int)v[2];
+    return TC_OK;
+}
+
 tc_status tc_image_decode(const void *data, size_t len, size_t max_pixels, tc_image *out,
                           tc_error *err)
 {
@@ -74,9 +271,25 @@ tc_status tc_image_decode(const void *data, size_t len, size_t max_pixels, tc_im
     int w = 0;
     int h = 0;
     int comp = 0;
-    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp) || w < 1 || h < 1)
-        return tc_error_set(err, TC_ERR_RANGE, "", "invalid %s header (%s)", format,
-                            stbi_failure_reason() ? stbi_failure_reason() : "unreadable");
+    int bmp_w = 0;
+    int bmp_h = 0;
+    int maxval = 255;
+    tc_status st = TC_OK;
+    if (strcmp(format, "PNG") == 0)
+        st = check_png(data, len, max_pixels, err);
+    else if (strcmp(format, "JPEG") == 0)
+        st = check_jpeg(data, len, err);
+    else if (strcmp(format, "BMP") == 0)
+        st = check_bmp(data, len, max_pixels, &bmp_w, &bmp_h, err);
+    else
+        st = check_pnm(data, len, max_pixels, &maxval, err);
+    if (st != TC_OK)
+        return st;
+    int ok = stbi_info_from_memory(data, (int)len, &w, &h, &comp);
+    if (ok && bmp_h > 0 && w == bmp_w && h == -bmp_h)
+        h = bmp_h; /* stb reports a top-down BMP's height negative */
+    if (!ok || w < 1 || h < 1)
+        return tc_error_set(err, TC_ERR_RANGE, "", "invalid or unsupported %s header", format);
     if ((uint64_t)w * (uint64_t)h > max_pixels)
         return tc_error_set(err, TC_ERR_LIMIT, "",
                             "%s of %d x %d pixels is above the limit of %zu pixels", format, w, h,
@@ -90,6 +303,12 @@ tc_status tc_image_decode(const void *data, size_t len, size_t max_pixels, tc_im
     if (got_w != w || got_h != h || comp < 1 || comp > 4) {
         stbi_image_free(pixels);
         return tc_error_set(err, TC_ERR_RANGE, "", "inconsistent %s image", format);
+    }
+    if (maxval != 255 && maxval != 65535) { /* PGM/PPM samples 0..maxval to 0..255 */
+        for (size_t i = 0; i < (size_t)w * (size_t)h * (size_t)comp; i++) {
+            int v = pixels[i] >= maxval ? maxval : pixels[i];
+            pixels[i] = (uint8_t)((v * 255 + maxval / 2) / maxval);
+        }
     }
     out->width = w;
     out->height = h;
@@ -129,6 +348,8 @@ tc_status tc_image_load(const char *path, size_t max_pixels, tc_image *out, tc_e
     return st;
 }
 
+#define DEFLATE_MAX_RATIO 1032 /* longest match (258 bytes) per shortest code (2 bits) */
+
 tc_status tc_gunzip(const uint8_t *data, size_t len, size_t max_out, uint8_t **out,
                     size_t *out_len, tc_error *err)
 {
@@ -161,12 +382,18 @@ tc_status tc_gunzip(const uint8_t *data, size_t len, size_t max_out, uint8_t **o
         return tc_error_set(err, TC_ERR_LIMIT, "",
                             "gzip data claims %zu bytes uncompressed; the limit is %zu", isize,
                             max_out);
+    size_t body = len - pos - 8;
+    /* Deflate cannot expand more than 1032:1, so a larger claim is a lie: refusing it keeps the
+     * allocation proportional to the file's size. */
+    if (isize > DEFLATE_MAX_RATIO * body + 64)
+        return tc_error_set(err, TC_ERR_RANGE, "",
+                            "corrupt gzip file: %zu bytes of deflate data cannot inflate to the "
+                            "%zu bytes its trailer claims", body, isize);
     /* Decoding into a fixed buffer of the declared size: a lying size or a bomb fails instead of
      * growing without bound. */
     uint8_t *buf = TC_MALLOC(isize + 1);
     if (buf == NULL)
         return tc_error_set(err, TC_ERR_NOMEM, "", "cannot allocate %zu bytes", isize + 1);
-    size_t body = len - pos - 8;
     if (body > INT32_MAX || isize + 1 > INT32_MAX) {
         TC_FREE(buf);
         return tc_error_set(err, TC_ERR_LIMIT, "", "gzip file too large");

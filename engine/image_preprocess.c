@@ -194,9 +194,12 @@ tc_status tc_image_to_tensor(const tc_image *img, const tc_preprocess *pp, tc_sh
         resample(src, C, w, h, &ax, &ay, out, W, H, (W - ow) / 2, (H - oh) / 2, tmp);
         for (int c = 0; c < C; c++) {
             float *o = out + (size_t)c * out_plane;
+            /* n_mean 0: none, 1: the first value for every channel, else one per channel */
+            float mean = pp->n_mean == 0 ? 0.0f : pp->mean[pp->n_mean == 1 ? 0 : c];
+            float std = pp->n_mean == 0 ? 1.0f : pp->std[pp->n_mean == 1 ? 0 : c];
             for (size_t i = 0; i < out_plane; i++) {
                 float v = pp->invert ? 255.0f - o[i] : o[i];
-                o[i] = (v * pp->scale - pp->mean[c]) / pp->std[c];
+                o[i] = (v * pp->scale - mean) / std;
             }
         }
     }
