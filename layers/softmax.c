@@ -87,9 +87,9 @@ static void softmax_row(const float *x, float *y, size_t n, bool log_form)
     if (log_form) {
         for (size_t k = 0; k < n; k++)
             sum += expf(x[k] - m);
-        const float shift = m + logf(sum);
+        const float log_sum = logf(sum);
         for (size_t k = 0; k < n; k++)
-            y[k] = x[k] - shift;
+            y[k] = (x[k] - m) - log_sum;
         return;
     }
     for (size_t k = 0; k < n; k++) {
@@ -128,15 +128,15 @@ static void softmax_strided(const float *x, float *y, size_t n, size_t inner, fl
             }
         }
     }
-    /* From here s holds what to apply: the log-sum shift, or the reciprocal of the sum. */
+    /* From here s holds what to apply: the log of the sum, or the reciprocal of the sum. */
     for (size_t j = 0; j < inner; j++)
-        s[j] = log_form ? m[j] + logf(s[j]) : 1.0f / s[j];
+        s[j] = log_form ? logf(s[j]) : 1.0f / s[j];
     for (size_t k = 0; k < n; k++) {
         const float *xk = x + k * inner;
         float *yk = y + k * inner;
         if (log_form) {
             for (size_t j = 0; j < inner; j++)
-                yk[j] = xk[j] - s[j];
+                yk[j] = (xk[j] - m[j]) - s[j];
         } else {
             for (size_t j = 0; j < inner; j++)
                 yk[j] *= s[j];
