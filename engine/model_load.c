@@ -123,10 +123,14 @@ static tc_status parse_header(tc_model *model, const cJSON *root, tc_error *err)
         return st;
     model->input_shape.ndim = n;
     if (!tc_shape_numel(&model->input_shape, model->limits.max_tensor_elements,
-                        &model->input_numel))
+                        &model->input_numel)) {
+        char s[64];
         return tc_error_set(err, TC_ERR_LIMIT, "input.shape",
-                            "the input has more than %zu elements",
+                            "the input %s has more elements than the limit "
+                            "max_tensor_elements = %zu",
+                            tc_shape_str(&model->input_shape, s, sizeof s),
                             model->limits.max_tensor_elements);
+    }
     return tc_preprocess_parse(tc_json_get(root, "preprocess"), &model->input_shape,
                                &model->preprocess, err);
 }
@@ -284,7 +288,8 @@ static tc_status infer_shapes(tc_model *model, tc_error *err)
         }
         if (!tc_shape_numel(&out, model->limits.max_tensor_elements, &numel))
             return tc_error_set(err, TC_ERR_LIMIT, l->where,
-                                "output shape %s has more than %zu elements",
+                                "output shape %s has more elements than the limit "
+                                "max_tensor_elements = %zu",
                                 tc_shape_str(&out, s, sizeof s), model->limits.max_tensor_elements);
         l->out_shape = out;
     }
@@ -380,7 +385,11 @@ static tc_status build_model(tc_model *model, const cJSON *root, const char *bas
     int n = cJSON_IsArray(layers) ? cJSON_GetArraySize(layers) : -1;
     if (layers == NULL)
         return tc_error_set(err, TC_ERR_SCHEMA, "layers", "required field is missing");
-    if (n < 1 || n > model->limits.max_layers)
+    if (n > model->limits.max_layers)
+        return tc_error_set(err, TC_ERR_LIMIT, "layers",
+                            "%d layers, above the limit max_layers = %d", n,
+                            model->limits.max_layers);
+    if (n < 1)
         return tc_error_set(err, n < 0 ? TC_ERR_SCHEMA : TC_ERR_RANGE, "layers",
                             "expected an array of 1 to %d layers", model->limits.max_layers);
     model->layers = TC_CALLOC((size_t)n, sizeof *model->layers);
@@ -414,6 +423,11 @@ static tc_status build_model(tc_model *model, const cJSON *root, const char *bas
         if (l->ops->check_weights != NULL)
             st = l->ops->check_weights(l, err);
     }
+    for (int k = 0; k < model->n_layers && st == TC_OK; k++) {
+        tc_layer *l = &model->layers[k];
+        if (l->ops->prepare != NULL)
+            st = l->ops->prepare(l, err);
+    }
     return st;
 }
 
@@ -434,7 +448,8 @@ tc_status tc_model_load_buffer(const char *json, size_t json_len, const char *ba
         tc_limits_default(&lim);
     tc_status st;
     if (json_len > lim.max_json_bytes) {
-        st = tc_error_set(err, TC_ERR_LIMIT, "", "the model JSON is %zu bytes; the limit is %zu",
+        st = tc_error_set(err, TC_ERR_LIMIT, "",
+                          "the model JSON is %zu bytes, above the limit max_json_bytes = %zu",
                           json_len, lim.max_json_bytes);
         tc_error_set_file(err, name);
         return st;
@@ -494,7 +509,8 @@ tc_status tc_model_load(const char *json_path, const tc_limits *limits, tc_model
     else if (!S_ISREG(sb.st_mode))
         st = tc_error_set(err, TC_ERR_IO, "", "not a regular file");
     else if ((uint64_t)sb.st_size > lim.max_json_bytes)
-        st = tc_error_set(err, TC_ERR_LIMIT, "", "the model JSON is %lld bytes; the limit is %zu",
+        st = tc_error_set(err, TC_ERR_LIMIT, "",
+                          "the model JSON is %lld bytes, above the limit max_json_bytes = %zu",
                           (long long)sb.st_size, lim.max_json_bytes);
     char *text = NULL;
     size_t len = st == TC_OK ? (size_t)sb.st_size : 0;

@@ -179,6 +179,10 @@ struct tc_layer_ops {
     /* Checks weight values once they are loaded, before any run (may be NULL). Errors use
      * l->where and TC_ERR_WEIGHTS. */
     tc_status (*check_weights)(const tc_layer *l, tc_error *err);
+    /* Prepares for fast runs once the weights are loaded and checked (may be NULL): e.g. packs
+     * weights into the layout its kernels read. What it allocates, the layer owns and frees in
+     * destroy (which may then run on a layer whose prepare never ran). Errors: TC_ERR_NOMEM. */
+    tc_status (*prepare)(tc_layer *l, tc_error *err);
 };
 
 /* Declares weight blob obj[key]: either an inline (flat or nested) array of numbers or

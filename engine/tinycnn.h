@@ -28,7 +28,8 @@
  *   batch   in. Number of samples N >= 1; tensors are N x (per-sample shape), row-major.
  *
  * Thread safety: a loaded model is read-only. Any number of threads may run it at once, each
- * with its own workspace. The library has no global state.
+ * with its own workspace. A workspace may also run a batch on its own pool of threads
+ * (tc_workspace_set_threads); one run at a time per workspace. The library has no global state.
  *
  * Ownership: whoever allocates frees. tc_model_load allocates everything a model needs and
  * tc_model_free releases it; pointers returned by getters are borrowed and stay valid until the
@@ -217,6 +218,28 @@ TC_API tc_status tc_model_run(const tc_model *model, tc_workspace *ws, const flo
  * infinity and returns TC_ERR_RANGE naming that layer, the sample and the index. */
 TC_API tc_status tc_model_run_checked(const tc_model *model, tc_workspace *ws, const float *input,
                                       int batch, bool check_finite, tc_error *err);
+
+/*
+ * Makes runs on ws use n_threads threads (1..256; a new workspace has 1): a batch is split
+ * into one share of samples per thread (a batch of 1 runs on the calling thread). Starts a
+ * persistent pool of n_threads - 1 workers and gives each thread its own arena for
+ * ceil(max_batch / n_threads) samples; runs create no thread and allocate nothing. Results are
+ * identical for every thread count. Outputs of earlier runs are dropped. One run at a time per
+ * workspace (as always).
+ * @return TC_OK, TC_ERR_ARGUMENT, TC_ERR_LIMIT, TC_ERR_NOMEM (ws is then back to 1 thread)
+ */
+TC_API tc_status tc_workspace_set_threads(tc_workspace *ws, int n_threads, tc_error *err);
+/* Threads runs on ws use (0 if ws is NULL). */
+TC_API int tc_workspace_threads(const tc_workspace *ws);
+
+/* Called after layer `layer` (index as in tc_model_layer_info) of a run has finished. */
+typedef void (*tc_layer_observer)(void *user, int layer);
+
+/* As tc_model_run, calling after_layer(user, i) after each layer, for per-layer profiles. Runs
+ * on the calling thread only, whatever tc_workspace_set_threads said. */
+TC_API tc_status tc_model_run_observed(const tc_model *model, tc_workspace *ws,
+                                       const float *input, int batch,
+                                       tc_layer_observer after_layer, void *user, tc_error *err);
 
 /* Output k of the last run: batch * tc_model_output_numel(k) floats. Borrowed until the next
  * run on ws or tc_workspace_free. NULL if k is out of range or nothing ran yet. */

@@ -24,21 +24,25 @@
  * Input [C, H, W]; output [out_channels, OH, OW] with OH = floor((H + pt + pb - dh * (kh - 1) - 1)
  * / sh) + 1 (likewise OW), which must be >= 1.
  *
- * Method: per group, the receptive fields of a tile of output positions are copied into scratch
- * as a [K, T] matrix (im2col, K = Cg * kh * kw), then multiplied by the group's [out/groups, K]
- * weights with the position loop innermost, so it is contiguous and vectorizes. A 1x1, stride 1,
- * unpadded convolution multiplies the input in place. The tile keeps scratch (and the part of
- * the output being accumulated) cache-sized whatever the image size.
+ * Method: weights are packed once at load (prepare) into the panels of the matrix kernel
+ * (engine/gemm.h). Per group and tile of output positions, the receptive fields are copied into
+ * scratch directly in the kernel's packed B layout (im2col, K = Cg * kh * kw rows), then the
+ * [out/groups, K] weights multiply them with bias and a relu applied in the kernel's epilogue
+ * (other activations run over each tile while it is in cache). The tile keeps scratch cache-sized
+ * whatever the image size.
  */
 #include <string.h>
 
+#include "gemm.h"
 #include "tc_internal.h"
 
 #define MAX_CHANNELS (1 << 20)
 #define MAX_KERNEL   4096      /* also the limit of stride, dilation and each padding */
-#define COL_BUDGET   (1 << 16) /* floats of im2col scratch to aim for (256 KiB) */
-#define TILE_MIN     64        /* output positions per tile: enough for a long inner loop, */
-#define TILE_MAX     1024      /* and few enough that 4 output rows stay in L1 */
+#define COL_BUDGET   (1 << 14) /* floats of im2col scratch to aim for (64 KiB: L2 keeps room
+                                  * for the weights of the layers around) */
+#define TILE_MAX     1024      /* output positions per tile */
+#define XPAD_MAX     (1 << 22) /* floats of padded input copy beyond which im2col is used */
+#define PADDED_TILE  256       /* virtual positions per tile on the stride-1 path */
 
 enum { PAD_VALID, PAD_SAME, PAD_SAME_LOWER, PAD_EXPLICIT };
 
@@ -54,9 +58,21 @@ typedef struct conv_params {
     tc_act act;                  /* fused activation */
     /* set by infer_shape */
     int32_t in_h, in_w, out_h, out_w;
-    size_t tile;    /* output positions per im2col tile */
-    size_t scratch; /* bytes of the im2col tile, 0 when direct */
-    bool direct;    /* 1x1, stride 1, no padding: the input already is the [K, positions] matrix */
+    size_t tile;    /* output positions per im2col tile (a multiple of the kernel's nr) */
+    size_t scratch; /* bytes of scratch: the packed im2col tile (and for `padded`, the rest) */
+    /* Stride 1 ("padded" path): the group's input is copied once into a zero-padded [Cg, hp, wp]
+     * block; over "virtual" positions q = oy * wp + ox (ox < wp), tap (c, u, v) reads
+     * xpad[c, u*dh, v*dw] + q, so every im2col row is one contiguous copy. Columns ox >= OW are
+     * computed into a C tile and dropped when it is copied out. */
+    bool padded;
+    size_t hp, wp;     /* padded input height and width */
+    size_t n_virt;     /* virtual positions: (OH - 1) * wp + OW */
+    size_t xpad_off;   /* floats from scratch to xpad */
+    size_t ctile_off;  /* floats from scratch to the C tile [out/groups, tile] */
+    /* set by prepare */
+    const tc_gemm_kernel *kern; /* the matrix kernel the weights are packed for */
+    float *packed;              /* per group, the [out/groups, K] weights in packed A layout */
+    void *packed_raw;           /* the allocation behind packed */
 } conv_params;
 
 static const char *const conv_keys[] = {"in_channels", "out_channels", "kernel_size", "stride",
@@ -237,17 +253,40 @@ static tc_status conv_infer_shape(tc_layer *l, const tc_shape *in, int n_in, tc_
     if (!tc_mul_size((size_t)oh, (size_t)ow, &n_pos) || k_n > SIZE_MAX)
         return tc_error_set(err, TC_ERR_LIMIT, l->where, "output %s is too large",
                             tc_shape_str(out, buf, sizeof buf));
-    p->direct = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad[0] == 0 &&
-                p->pad[1] == 0 && p->pad[2] == 0 && p->pad[3] == 0;
-    size_t tile = COL_BUDGET / (size_t)k_n;
-    tile = tile < TILE_MIN ? TILE_MIN : tile > TILE_MAX ? TILE_MAX : tile;
-    p->tile = tile < n_pos ? tile : n_pos;
-    p->scratch = 0;
-    if (!p->direct && (!tc_mul_size((size_t)k_n, p->tile, &col_floats) ||
-                       !tc_mul_size(col_floats, sizeof(float), &p->scratch)))
+    /* Tile: a multiple of nr (of the widest kernel, so any kernel's panels fit) near
+     * COL_BUDGET / K, at least one panel, at most the padded number of positions. */
+    const size_t nr = 64;
+    const size_t hp = (size_t)p->in_h + (size_t)p->pad[0] + (size_t)p->pad[2];
+    const size_t wp = (size_t)p->in_w + (size_t)p->pad[1] + (size_t)p->pad[3];
+    size_t xpad_floats = 0;
+    p->padded = p->sh == 1 && p->sw == 1 && tc_mul_size((size_t)cin_g, hp, &xpad_floats) &&
+                tc_mul_size(xpad_floats, wp, &xpad_floats) && xpad_floats <= XPAD_MAX;
+    p->hp = hp;
+    p->wp = wp;
+    p->n_virt = p->padded ? ((size_t)p->out_h - 1) * wp + (size_t)p->out_w : n_pos;
+    size_t tile = COL_BUDGET / (size_t)k_n / nr * nr;
+    tile = tile < nr ? nr : tile > TILE_MAX ? TILE_MAX : tile;
+    const size_t all = (p->n_virt + nr - 1) / nr * nr;
+    p->tile = tile < all ? tile : all;
+    size_t total = 0;
+    if (p->padded) {
+        /* [K row pointers][xpad + one vector of slack][C tile], each 64-byte aligned; no
+         * im2col: the matrix kernel reads the taps' rows straight from xpad. */
+        p->tile = PADDED_TILE < all ? PADDED_TILE : all;
+        const size_t ptr_floats = (sizeof(const float *) + sizeof(float) - 1) / sizeof(float);
+        p->xpad_off = ((size_t)k_n * ptr_floats + 16) / 16 * 16;
+        p->ctile_off = (p->xpad_off + xpad_floats + 32) / 16 * 16;
+        if (!tc_mul_size((size_t)(p->out_c / p->groups), p->tile, &total) ||
+            !tc_add_size(total, p->ctile_off, &total))
+            return tc_error_set(err, TC_ERR_LIMIT, l->where, "conv2d scratch overflows");
+    } else if (!tc_mul_size((size_t)k_n, p->tile, &col_floats) ||
+               !tc_add_size(col_floats, 16, &total)) {
         return tc_error_set(err, TC_ERR_LIMIT, l->where,
                             "im2col scratch of %llu x %zu floats overflows",
                             (unsigned long long)k_n, p->tile);
+    }
+    if (!tc_mul_size(total, sizeof(float), &p->scratch))
+        return tc_error_set(err, TC_ERR_LIMIT, l->where, "conv2d scratch overflows");
     return TC_OK;
 }
 
@@ -263,119 +302,167 @@ static int64_t ceil_div_pos(int64_t v, int64_t s)
     return v <= 0 ? 0 : (v + s - 1) / s;
 }
 
-/* dst[j] = src[j * stride] for j < n (the common stride 1 is a plain copy). */
-static void copy_strided(float *dst, const float *src, size_t n, int32_t stride)
+/*
+ * One im2col row segment: dst[0..n) = x[c, oy*sh + dy, ox*sw + dx] for the n output positions
+ * from pos (row-major over [OH, OW]), 0 outside the input. [lo, hi) are the output columns whose
+ * tap lands inside the input row. Segments are short (a panel is 64 positions), so plain loops
+ * beat memcpy/memset calls.
+ */
+static void im2col_run(const conv_params *p, const float *xc, int64_t dy, int64_t dx, size_t lo,
+                       size_t hi, size_t pos, size_t n, float *restrict dst)
 {
-    if (stride == 1) {
-        memcpy(dst, src, n * sizeof *dst);
-        return;
+    const size_t ow = (size_t)p->out_w;
+    const size_t sw = (size_t)p->sw;
+    size_t oy = pos / ow;
+    size_t ox = pos % ow;
+    while (n > 0) {
+        const size_t run = ow - ox < n ? ow - ox : n;
+        const int64_t iy = (int64_t)oy * p->sh + dy;
+        /* This run covers columns [ox, ox + run); [a, b) of it are inside. */
+        size_t a = lo > ox ? lo - ox : 0;
+        size_t b = hi > ox ? hi - ox : 0;
+        a = a < run ? a : run;
+        b = b < a ? a : b > run ? run : b;
+        if (iy < 0 || iy >= p->in_h)
+            a = b = run;
+        size_t j = 0;
+        for (; j < a; j++)
+            dst[j] = 0.0f;
+        const float *restrict src = xc + iy * p->in_w + (int64_t)ox * p->sw + dx;
+        if (sw == 1) {
+            for (; j < b; j++)
+                dst[j] = src[j];
+        } else {
+            for (; j < b; j++)
+                dst[j] = src[j * sw];
+        }
+        for (; j < run; j++)
+            dst[j] = 0.0f;
+        dst += run;
+        n -= run;
+        ox = 0;
+        oy++;
     }
-    for (size_t j = 0; j < n; j++)
-        dst[j] = src[j * (size_t)stride];
 }
 
 /*
- * im2col of output positions p0..p0+n-1 (row-major over [OH, OW]) of one group: x is the group's
- * first input channel; col gets K rows of n floats, row (c, u, v) holding
- * x[c, oy*sh - pt + u*dh, ox*sw - pl + v*dw], 0 outside the input.
+ * im2col of output positions p0..p0+n-1 of one group (x is its first input channel), written in
+ * the packed B layout of kern (gemm.h): row (c, u, v) of the [K, n] matrix holds
+ * x[c, oy*sh - pt + u*dh, ox*sw - pl + v*dw]; panel columns past n are 0.
  */
-static void im2col(const conv_params *p, const float *x, int32_t cin_g, size_t p0, size_t n,
-                   float *col)
+static void im2col_packed(const conv_params *p, const tc_gemm_kernel *kern, const float *x,
+                          size_t cin_g, size_t p0, size_t n, float *col)
 {
-    const int64_t in_h = p->in_h;
     const int64_t in_w = p->in_w;
-    const size_t ow = (size_t)p->out_w;
-    for (int32_t c = 0; c < cin_g; c++) {
-        const float *xc = x + (size_t)c * (size_t)(in_h * in_w);
+    const size_t np = tc_gemm_npad(kern, n);
+    const size_t nr = (size_t)kern->nr;
+    const size_t k_n = cin_g * (size_t)p->kh * (size_t)p->kw;
+    size_t k = 0;
+    for (size_t c = 0; c < cin_g; c++) {
+        const float *xc = x + c * (size_t)p->in_h * (size_t)in_w;
         for (int32_t u = 0; u < p->kh; u++) {
             const int64_t dy = (int64_t)u * p->dh - p->pad[0];
-            for (int32_t v = 0; v < p->kw; v++) {
+            for (int32_t v = 0; v < p->kw; v++, k++) {
                 const int64_t dx = (int64_t)v * p->dw - p->pad[1];
-                /* Output columns [lo, hi) read inside the input row; the rest read padding. */
                 const size_t lo = (size_t)ceil_div_pos(-dx, p->sw);
                 const size_t hi = (size_t)ceil_div_pos(in_w - dx, p->sw);
-                for (size_t pos = p0, end = p0 + n; pos < end;) {
-                    const size_t ox = pos % ow;
-                    const size_t run = ow - ox < end - pos ? ow - ox : end - pos;
-                    const int64_t iy = (int64_t)(pos / ow) * p->sh + dy;
-                    /* This run covers columns [ox, ox + run); [a, b) of it are inside. */
-                    size_t a = lo > ox ? lo - ox : 0;
-                    size_t b = hi > ox ? hi - ox : 0;
-                    a = a < run ? a : run;
-                    b = b < a ? a : b > run ? run : b;
-                    if (iy < 0 || iy >= in_h)
-                        a = b = run;
-                    memset(col, 0, a * sizeof *col);
-                    if (b > a)
-                        copy_strided(col + a, xc + iy * in_w + (int64_t)(ox + a) * p->sw + dx,
-                                     b - a, p->sw);
-                    memset(col + b, 0, (run - b) * sizeof *col);
-                    col += run;
-                    pos += run;
+                const size_t k0 = k / TC_GEMM_KC * TC_GEMM_KC;
+                const size_t kc = k_n - k0 < TC_GEMM_KC ? k_n - k0 : TC_GEMM_KC;
+                for (size_t j0 = 0; j0 < np; j0 += nr) {
+                    const size_t w = np - j0 < nr ? np - j0 : nr;
+                    float *d = col + k0 * np + j0 * kc + (k - k0) * w;
+                    const size_t m = j0 < n ? (n - j0 < w ? n - j0 : w) : 0;
+                    im2col_run(p, xc, dy, dx, lo, hi, p0 + j0, m, d);
+                    for (size_t jj = m; jj < w; jj++)
+                        d[jj] = 0.0f;
                 }
             }
         }
     }
 }
 
-/*
- * y[o][j] = bias[o] (or 0) + sum_k w[o][k] * col[k][j] for o < n_out, j < n. Rows of w are k_n
- * floats, rows of col col_ld apart, rows of y y_ld apart. The loops run o, k, j so the inner
- * loop is contiguous; four output rows share each load of col[k].
- */
-static void gemm(const float *w, const float *bias, size_t n_out, size_t k_n, const float *col,
-                 size_t col_ld, float *y, size_t y_ld, size_t n)
+/* Copies the group's input x [Cg, H, W] into xpad [Cg, hp, wp] with zero borders. */
+static void pad_input(const conv_params *p, const float *x, size_t cin_g, float *xpad)
 {
-    size_t o = 0;
-    for (; o + 4 <= n_out; o += 4) {
-        float *restrict y0 = y + o * y_ld;
-        float *restrict y1 = y0 + y_ld;
-        float *restrict y2 = y1 + y_ld;
-        float *restrict y3 = y2 + y_ld;
-        const float *w0 = w + o * k_n;
-        const float b0 = bias ? bias[o] : 0.0f;
-        const float b1 = bias ? bias[o + 1] : 0.0f;
-        const float b2 = bias ? bias[o + 2] : 0.0f;
-        const float b3 = bias ? bias[o + 3] : 0.0f;
-        for (size_t j = 0; j < n; j++) {
-            y0[j] = b0;
-            y1[j] = b1;
-            y2[j] = b2;
-            y3[j] = b3;
+    const size_t h = (size_t)p->in_h, w = (size_t)p->in_w;
+    const size_t top = (size_t)p->pad[0], left = (size_t)p->pad[1];
+    for (size_t c = 0; c < cin_g; c++) {
+        float *d = xpad + c * p->hp * p->wp;
+        memset(d, 0, top * p->wp * sizeof *d);
+        for (size_t i = 0; i < h; i++) {
+            float *row = d + (top + i) * p->wp;
+            memset(row, 0, left * sizeof *row);
+            memcpy(row + left, x + (c * h + i) * w, w * sizeof *row);
+            memset(row + left + w, 0, (p->wp - left - w) * sizeof *row);
         }
-        for (size_t k = 0; k < k_n; k++) {
-            const float *restrict c = col + k * col_ld;
-            const float a0 = w0[k];
-            const float a1 = w0[k_n + k];
-            const float a2 = w0[2 * k_n + k];
-            const float a3 = w0[3 * k_n + k];
-            for (size_t j = 0; j < n; j++) {
-                y0[j] += a0 * c[j];
-                y1[j] += a1 * c[j];
-                y2[j] += a2 * c[j];
-                y3[j] += a3 * c[j];
-            }
+        memset(d + (top + h) * p->wp, 0, (p->hp - top - h) * p->wp * sizeof *d);
+    }
+    /* the kernel's last vector may read up to 15 floats past the end */
+    memset(xpad + cin_g * p->hp * p->wp, 0, 16 * sizeof *xpad);
+}
+
+/* rows[k] = where tap k = (c, u, v) reads virtual position q0 in xpad. */
+static void tap_rows(const conv_params *p, const float *xpad, size_t cin_g, size_t q0,
+                     const float **rows)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < cin_g; c++) {
+        for (size_t u = 0; u < (size_t)p->kh; u++) {
+            for (size_t v = 0; v < (size_t)p->kw; v++)
+                rows[k++] = xpad + (c * p->hp + u * (size_t)p->dh) * p->wp + v * (size_t)p->dw +
+                            q0;
         }
     }
-    for (; o < n_out; o++) {
-        float *restrict y0 = y + o * y_ld;
-        const float b0 = bias ? bias[o] : 0.0f;
-        for (size_t j = 0; j < n; j++)
-            y0[j] = b0;
-        for (size_t k = 0; k < k_n; k++) {
-            const float *restrict c = col + k * col_ld;
-            const float a0 = w[o * k_n + k];
-            for (size_t j = 0; j < n; j++)
-                y0[j] += a0 * c[j];
+}
+
+/* Copies the valid columns (ox < OW) of the C tile for virtual positions q0..q0+n-1 into y. */
+static void copy_out(const conv_params *p, size_t cout_g, const float *ctile, size_t q0, size_t n,
+                     float *y)
+{
+    const size_t ow = (size_t)p->out_w;
+    const size_t n_pos = (size_t)p->out_h * ow;
+    for (size_t q = q0; q < q0 + n;) {
+        const size_t oy = q / p->wp, ox = q % p->wp;
+        if (ox < ow) {
+            const size_t len = ow - ox < q0 + n - q ? ow - ox : q0 + n - q;
+            for (size_t o = 0; o < cout_g; o++)
+                memcpy(y + o * n_pos + oy * ow + ox, ctile + o * p->tile + (q - q0),
+                       len * sizeof *y);
         }
+        q = (oy + 1) * p->wp;
     }
+}
+
+static tc_status conv_prepare(tc_layer *l, tc_error *err)
+{
+    conv_params *p = l->params;
+    const size_t cout_g = (size_t)(p->out_c / p->groups);
+    const size_t k_n = (size_t)(p->in_c / p->groups) * (size_t)p->kh * (size_t)p->kw;
+    const float *weight = tc_layer_weight_data(l, p->weight_slot);
+    p->kern = tc_gemm_best();
+    p->packed = tc_gemm_buffer(l->weights[p->weight_slot].numel, &p->packed_raw);
+    if (p->packed == NULL)
+        return tc_error_set(err, TC_ERR_NOMEM, l->where, "cannot allocate packed weights");
+    for (size_t g = 0; g < (size_t)p->groups; g++)
+        tc_gemm_pack_a(p->kern, cout_g, k_n, weight + g * cout_g * k_n, (ptrdiff_t)k_n, 1,
+                       p->packed + g * cout_g * k_n);
+    return TC_OK;
+}
+
+static void conv_destroy(tc_layer *l)
+{
+    conv_params *p = l->params;
+    if (p == NULL)
+        return; /* the layer failed before its params were allocated */
+    TC_FREE(p->packed_raw);
+    p->packed_raw = NULL;
+    p->packed = NULL;
 }
 
 static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, tc_tensor *out,
                               int batch, void *scratch)
 {
     const conv_params *p = l->params;
-    const float *weight = tc_layer_weight_data(l, p->weight_slot);
     const float *bias = tc_layer_weight_data(l, p->bias_slot);
     const size_t cin_g = (size_t)(p->in_c / p->groups);
     const size_t cout_g = (size_t)(p->out_c / p->groups);
@@ -384,27 +471,36 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
     const size_t n_pos = (size_t)p->out_h * (size_t)p->out_w;
     const size_t out_numel = (size_t)p->out_c * n_pos;
     (void)n_in;
+    if (p->packed == NULL)
+        return TC_ERR_INTERNAL; /* prepare did not run */
 
     for (size_t b = 0; b < (size_t)batch; b++) {
         const float *x = in[0].data + b * (size_t)p->in_c * in_plane;
         float *y = out->data + b * out_numel;
         for (size_t g = 0; g < (size_t)p->groups; g++) {
-            const float *xg = x + g * cin_g * in_plane;
-            const float *wg = weight + g * cout_g * k_n;
-            const float *bg = bias ? bias + g * cout_g : NULL;
+            const tc_gemm_a a = {p->packed + g * cout_g * k_n, 1, 0, 0};
+            const tc_gemm_epilogue epi = {bias ? bias + g * cout_g : NULL, NULL, &p->act};
             float *yg = y + g * cout_g * n_pos;
+            if (p->padded) {
+                const float **rows = scratch;
+                float *xpad = (float *)scratch + p->xpad_off;
+                float *ctile = (float *)scratch + p->ctile_off;
+                pad_input(p, x + g * cin_g * in_plane, cin_g, xpad);
+                for (size_t q0 = 0; q0 < p->n_virt; q0 += p->tile) {
+                    const size_t n = p->n_virt - q0 < p->tile ? p->n_virt - q0 : p->tile;
+                    tap_rows(p, xpad, cin_g, q0, rows);
+                    tc_gemm_rows(p->kern, cout_g, n, k_n, &a, rows, ctile, p->tile, &epi);
+                    copy_out(p, cout_g, ctile, q0, n, yg);
+                }
+                continue;
+            }
             for (size_t p0 = 0; p0 < n_pos; p0 += p->tile) {
                 const size_t n = n_pos - p0 < p->tile ? n_pos - p0 : p->tile;
-                if (p->direct) {
-                    gemm(wg, bg, cout_g, k_n, xg + p0, n_pos, yg + p0, n_pos, n);
-                } else {
-                    im2col(p, xg, (int32_t)cin_g, p0, n, scratch);
-                    gemm(wg, bg, cout_g, k_n, scratch, n, yg + p0, n_pos, n);
-                }
+                im2col_packed(p, p->kern, x + g * cin_g * in_plane, cin_g, p0, n, scratch);
+                tc_gemm(p->kern, cout_g, n, k_n, &a, scratch, yg + p0, n_pos, &epi);
             }
         }
     }
-    tc_act_apply(&p->act, out->data, (size_t)batch * out_numel);
     return TC_OK;
 }
 
@@ -418,6 +514,7 @@ const tc_layer_ops tc_layer_conv2d = {
     .infer_shape = conv_infer_shape,
     .scratch_bytes = conv_scratch_bytes,
     .forward = conv_forward,
-    .destroy = NULL,
+    .destroy = conv_destroy,
     .flags = 0,
+    .prepare = conv_prepare,
 };

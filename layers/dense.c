@@ -12,13 +12,15 @@
  * Input: 1-D [in_features] per sample (put a "flatten" layer before it for images).
  * Output: [out_features].
  *
- * Method: one dot product per output; for a batch, each weight row is used for every sample
- * while it is in cache, so the weights are read from memory once per batch.
+ * Method: the transposed weights are packed once at load (prepare) into the column panels of
+ * the matrix kernel (engine/gemm.h); a run is one [batch, in] x [in, out] product with the bias
+ * and a relu in the kernel's epilogue. At batch 1 this is a vectorized matrix-vector product
+ * over 64 outputs at a time; larger batches reuse each weight panel for 6 samples at once.
  */
+#include "gemm.h"
 #include "tc_internal.h"
 
 #define MAX_FEATURES (1 << 28)
-#define N_ACC        8 /* independent partial sums: lets the compiler use vector registers */
 
 typedef struct dense_params {
     int32_t in_f;    /* in_features */
@@ -26,6 +28,10 @@ typedef struct dense_params {
     int weight_slot; /* [out_f, in_f] */
     int bias_slot;   /* [out_f], or -1 */
     tc_act act;      /* fused activation */
+    /* set by prepare */
+    const tc_gemm_kernel *kern; /* the matrix kernel the weights are packed for */
+    float *packed;              /* W^T in the packed B layout */
+    void *packed_raw;           /* the allocation behind packed */
 } dense_params;
 
 static const char *const dense_keys[] = {"in_features", "out_features", "weight",
@@ -74,39 +80,44 @@ static tc_status dense_infer_shape(tc_layer *l, const tc_shape *in, int n_in, tc
     return TC_OK;
 }
 
-/* sum_i a[i] * b[i] with N_ACC independent partial sums (a single running sum would force the
- * compiler to keep the order of additions and so not vectorize). */
-static float dot(const float *restrict a, const float *restrict b, size_t n)
+static tc_status dense_prepare(tc_layer *l, tc_error *err)
 {
-    float acc[N_ACC] = {0};
-    size_t i = 0;
-    for (; i + N_ACC <= n; i += N_ACC) {
-        for (size_t j = 0; j < N_ACC; j++)
-            acc[j] += a[i + j] * b[i + j];
-    }
-    float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
+    dense_params *p = l->params;
+    const size_t n_in_f = (size_t)p->in_f;
+    const size_t n_out_f = (size_t)p->out_f;
+    p->kern = tc_gemm_best();
+    size_t n_floats;
+    if (!tc_mul_size(n_in_f, tc_gemm_npad(p->kern, n_out_f), &n_floats) ||
+        (p->packed = tc_gemm_buffer(n_floats, &p->packed_raw)) == NULL)
+        return tc_error_set(err, TC_ERR_NOMEM, l->where, "cannot allocate packed weights");
+    /* B(k, n) = W[n, k] */
+    tc_gemm_pack_b(p->kern, n_in_f, n_out_f, tc_layer_weight_data(l, p->weight_slot), 1,
+                   (ptrdiff_t)n_in_f, p->packed);
+    return TC_OK;
+}
+
+static void dense_destroy(tc_layer *l)
+{
+    dense_params *p = l->params;
+    if (p == NULL)
+        return; /* the layer failed before its params were allocated */
+    TC_FREE(p->packed_raw);
+    p->packed_raw = NULL;
+    p->packed = NULL;
 }
 
 static tc_status dense_forward(const tc_layer *l, const tc_tensor *in, int n_in, tc_tensor *out,
                                int batch, void *scratch)
 {
     const dense_params *p = l->params;
-    const float *weight = tc_layer_weight_data(l, p->weight_slot);
-    const float *bias = tc_layer_weight_data(l, p->bias_slot);
-    const size_t n_in_f = (size_t)p->in_f;
-    const size_t n_out_f = (size_t)p->out_f;
+    const tc_gemm_a a = {in[0].data, 0, p->in_f, 1};
+    const tc_gemm_epilogue epi = {NULL, tc_layer_weight_data(l, p->bias_slot), &p->act};
     (void)n_in;
     (void)scratch;
-    for (size_t o = 0; o < n_out_f; o++) {
-        const float *w = weight + o * n_in_f;
-        const float b0 = bias ? bias[o] : 0.0f;
-        for (size_t b = 0; b < (size_t)batch; b++)
-            out->data[b * n_out_f + o] = b0 + dot(w, in[0].data + b * n_in_f, n_in_f);
-    }
-    tc_act_apply(&p->act, out->data, (size_t)batch * n_out_f);
+    if (p->packed == NULL)
+        return TC_ERR_INTERNAL; /* prepare did not run */
+    tc_gemm(p->kern, (size_t)batch, (size_t)p->out_f, (size_t)p->in_f, &a, p->packed, out->data,
+            (size_t)p->out_f, &epi);
     return TC_OK;
 }
 
@@ -120,6 +131,7 @@ const tc_layer_ops tc_layer_dense = {
     .infer_shape = dense_infer_shape,
     .scratch_bytes = NULL,
     .forward = dense_forward,
-    .destroy = NULL,
+    .destroy = dense_destroy,
     .flags = 0,
+    .prepare = dense_prepare,
 };

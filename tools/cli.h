@@ -28,5 +28,6 @@ int cli_run(int argc, char **argv);
 int cli_summary(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_eval(int argc, char **argv);
+int cli_bench(int argc, char **argv);
 
 #endif

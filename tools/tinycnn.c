@@ -15,6 +15,7 @@ static const char usage[] =
     "  run      -m MODEL --input X.npy [--output Y.npy]   run a model on a float32 tensor\n"
     "  eval     -m MODEL --images IDX --labels IDX        accuracy on an idx data set (.gz ok)\n"
     "  summary  -m MODEL                                    layers, shapes, params, MACs, memory\n"
+    "  bench    -m MODEL [--batch N] [--threads T] [--json] latency, images/s, GFLOP/s\n"
     "\n"
     "`tinycnn COMMAND --help` describes each command. Exit status: 0 success, 1 runtime failure,\n"
     "2 bad usage or bad input. Errors go to stderr, one line each.\n";
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
         return cli_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "summary") == 0)
         return cli_summary(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cli_bench(argc - 1, argv + 1);
     cli_error("unknown command \"%s\" (try `tinycnn --help`)", cmd);
     return EXIT_USAGE;
 }
