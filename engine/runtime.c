@@ -9,7 +9,9 @@
  * Threads (tc_workspace_set_threads): a batch is split into one contiguous share of samples per
  * thread, each run in chunks as above in the thread's own arena and scratch. Every sample is
  * computed by the same code whatever the split, so results are identical for every thread count
- * and chunk size. The pool is persistent: no thread is created per run.
+ * and chunk size. The pool is persistent: no thread is created per run. A run that is not split
+ * by samples (a batch of 1) makes the pool the calling thread's current one (tc_pool_current), so
+ * layers can split their own work over it (conv2d's Winograd path does, by channels and products).
  */
 #include <math.h>
 #include <string.h>
@@ -263,7 +265,10 @@ static tc_status run(const tc_model *model, tc_workspace *ws, const float *input
         }
     } else {
         const pass ps = {ws->arena, ws->scratch, input, batch, check_finite, observer, user};
+        /* a batch of 1: layers that can split their own work use the pool */
+        tc_pool_set_current(ws->pool);
         tc_status st = run_layers(model, &ps, err);
+        tc_pool_set_current(NULL);
         if (st != TC_OK)
             return st;
     }

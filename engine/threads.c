@@ -113,3 +113,20 @@ void tc_pool_run(tc_pool *pool, tc_pool_job job, void *arg)
         pthread_cond_wait(&pool->done, &pool->lock);
     pthread_mutex_unlock(&pool->lock);
 }
+
+int tc_pool_size(const tc_pool *pool)
+{
+    return pool->n_threads;
+}
+
+static _Thread_local tc_pool *current_pool;
+
+void tc_pool_set_current(tc_pool *pool)
+{
+    current_pool = pool;
+}
+
+tc_pool *tc_pool_current(void)
+{
+    return current_pool;
+}

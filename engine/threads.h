@@ -21,4 +21,12 @@ void tc_pool_free(tc_pool *pool);
  * are done. Not reentrant: one job at a time per pool. */
 void tc_pool_run(tc_pool *pool, tc_pool_job job, void *arg);
 
+/* Threads of the pool (including the caller). */
+int tc_pool_size(const tc_pool *pool);
+
+/* The pool that layers may split a run's work over, for the calling thread only (NULL: none).
+ * The runtime sets it around a batch-1 run; a layer's forward asks for it. */
+void tc_pool_set_current(tc_pool *pool);
+tc_pool *tc_pool_current(void);
+
 #endif

@@ -29,10 +29,16 @@
  * scratch directly in the kernel's packed B layout (im2col, K = Cg * kh * kw rows), then the
  * [out/groups, K] weights multiply them with bias and a relu applied in the kernel's epilogue
  * (other activations run over each tile while it is in cache). The tile keeps scratch cache-sized
- * whatever the image size.
+ * whatever the image size. Two special cases: 3x3 stride-1 convolutions with at least
+ * WINO_MIN_CH input and output channels use Winograd F(2x2, 3x3) (conv2d_winograd.c: 2.25x
+ * fewer multiplications; at batch 1 its phases are split over the workspace's threads), and
+ * stride-1 groups with one input channel (grey first layers, depthwise) a direct AVX-512 loop
+ * (conv2d_direct.c) when the CPU has it.
  */
 #include <string.h>
 
+#include "conv2d_direct.h"
+#include "conv2d_winograd.h"
 #include "gemm.h"
 #include "tc_internal.h"
 
@@ -43,6 +49,7 @@
 #define TILE_MAX     1024      /* output positions per tile */
 #define XPAD_MAX     (1 << 22) /* floats of padded input copy beyond which im2col is used */
 #define PADDED_TILE  256       /* virtual positions per tile on the stride-1 path */
+#define WINO_MIN_CH  16        /* in and out channels from which Winograd beats the GEMM */
 
 enum { PAD_VALID, PAD_SAME, PAD_SAME_LOWER, PAD_EXPLICIT };
 
@@ -69,6 +76,9 @@ typedef struct conv_params {
     size_t n_virt;     /* virtual positions: (OH - 1) * wp + OW */
     size_t xpad_off;   /* floats from scratch to xpad */
     size_t ctile_off;  /* floats from scratch to the C tile [out/groups, tile] */
+    bool winograd; /* 3x3 stride 1: Winograd F(2x2, 3x3) (conv2d_winograd.c) */
+    bool direct;   /* stride 1, one input channel per group: conv2d_direct.c */
+    tc_wino wino;
     /* set by prepare */
     const tc_gemm_kernel *kern; /* the matrix kernel the weights are packed for */
     float *packed;              /* per group, the [out/groups, K] weights in packed A layout */
@@ -287,6 +297,15 @@ static tc_status conv_infer_shape(tc_layer *l, const tc_shape *in, int n_in, tc_
     }
     if (!tc_mul_size(total, sizeof(float), &p->scratch))
         return tc_error_set(err, TC_ERR_LIMIT, l->where, "conv2d scratch overflows");
+    p->winograd = p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 &&
+                  p->dw == 1 && p->groups == 1 && p->in_c >= WINO_MIN_CH &&
+                  p->out_c >= WINO_MIN_CH &&
+                  tc_wino_plan(&p->wino, (size_t)p->in_c, (size_t)p->out_c, (size_t)p->in_h,
+                               (size_t)p->in_w, (size_t)oh, (size_t)ow, (size_t)p->pad[0],
+                               (size_t)p->pad[1]);
+    if (p->winograd)
+        p->scratch = p->wino.scratch_bytes;
+    p->direct = !p->winograd && p->padded && cin_g == 1 && tc_conv_direct1_available();
     return TC_OK;
 }
 
@@ -440,6 +459,11 @@ static tc_status conv_prepare(tc_layer *l, tc_error *err)
     const size_t k_n = (size_t)(p->in_c / p->groups) * (size_t)p->kh * (size_t)p->kw;
     const float *weight = tc_layer_weight_data(l, p->weight_slot);
     p->kern = tc_gemm_best();
+    if (p->winograd) {
+        if (!tc_wino_prepare(&p->wino, p->kern, weight))
+            return tc_error_set(err, TC_ERR_NOMEM, l->where, "cannot allocate packed weights");
+        return TC_OK;
+    }
     p->packed = tc_gemm_buffer(l->weights[p->weight_slot].numel, &p->packed_raw);
     if (p->packed == NULL)
         return tc_error_set(err, TC_ERR_NOMEM, l->where, "cannot allocate packed weights");
@@ -457,6 +481,7 @@ static void conv_destroy(tc_layer *l)
     TC_FREE(p->packed_raw);
     p->packed_raw = NULL;
     p->packed = NULL;
+    tc_wino_free(&p->wino);
 }
 
 static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, tc_tensor *out,
@@ -464,6 +489,7 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
 {
     const conv_params *p = l->params;
     const float *bias = tc_layer_weight_data(l, p->bias_slot);
+    const float *weight = tc_layer_weight_data(l, p->weight_slot);
     const size_t cin_g = (size_t)(p->in_c / p->groups);
     const size_t cout_g = (size_t)(p->out_c / p->groups);
     const size_t k_n = cin_g * (size_t)p->kh * (size_t)p->kw;
@@ -471,6 +497,14 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
     const size_t n_pos = (size_t)p->out_h * (size_t)p->out_w;
     const size_t out_numel = (size_t)p->out_c * n_pos;
     (void)n_in;
+    if (p->winograd) {
+        if (p->wino.u == NULL)
+            return TC_ERR_INTERNAL; /* prepare did not run */
+        for (size_t b = 0; b < (size_t)batch; b++)
+            tc_wino_forward(&p->wino, in[0].data + b * (size_t)p->in_c * in_plane, bias, &p->act,
+                            out->data + b * out_numel, scratch, tc_pool_current());
+        return TC_OK;
+    }
     if (p->packed == NULL)
         return TC_ERR_INTERNAL; /* prepare did not run */
 
@@ -486,6 +520,15 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
                 float *xpad = (float *)scratch + p->xpad_off;
                 float *ctile = (float *)scratch + p->ctile_off;
                 pad_input(p, x + g * cin_g * in_plane, cin_g, xpad);
+                if (p->direct) {
+                    const bool relu = p->act.kind == TC_ACT_RELU;
+                    tc_conv_direct1(xpad, p->wp, (size_t)p->out_h, (size_t)p->out_w,
+                                    (size_t)p->kh, (size_t)p->kw, (size_t)p->dh, (size_t)p->dw,
+                                    weight + g * cout_g * k_n, epi.bias_row, cout_g, relu, yg);
+                    if (!relu && p->act.kind != TC_ACT_IDENTITY)
+                        tc_act_apply(&p->act, yg, cout_g * n_pos);
+                    continue;
+                }
                 for (size_t q0 = 0; q0 < p->n_virt; q0 += p->tile) {
                     const size_t n = p->n_virt - q0 < p->tile ? p->n_virt - q0 : p->tile;
                     tap_rows(p, xpad, cin_g, q0, rows);

@@ -298,6 +298,47 @@ static inline float max_nan(float a, float b)
     return (b > a || b != b) ? b : a;
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
+/* m = max_nan(m, b) on 16 lanes: b where b > m or b is NaN. */
+#define MAX_NAN16(m, b)                                                                            \
+    _mm512_mask_mov_ps((m),                                                                        \
+                       _mm512_cmp_ps_mask((b), (m), _CMP_GT_OQ) |                                  \
+                           _mm512_cmp_ps_mask((b), (b), _CMP_UNORD_Q),                             \
+                       (b))
+
+/* One output row of max2x2 with AVX-512: the same comparisons in the same order. */
+__attribute__((target("avx512f"))) static void max2x2_row_avx512(const float *r0, const float *r1,
+                                                                 float *yr, size_t ow)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    for (size_t j = 0; j < ow; j += 16) {
+        const size_t nn = ow - j < 16 ? ow - j : 16, need = 2 * nn;
+        const __mmask16 m0 = (__mmask16)(need >= 16 ? 0xFFFF : (1u << need) - 1);
+        const __mmask16 m1 =
+            (__mmask16)(need >= 32 ? 0xFFFF : need <= 16 ? 0 : (1u << (need - 16)) - 1);
+        const __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * j);
+        const __m512 a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * j + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j);
+        const __m512 b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
+        __m512 m = _mm512_set1_ps(-INFINITY);
+        m = MAX_NAN16(m, _mm512_permutex2var_ps(a0, ev, a1));
+        m = MAX_NAN16(m, _mm512_permutex2var_ps(a0, od, a1));
+        m = MAX_NAN16(m, _mm512_permutex2var_ps(b0, ev, b1));
+        m = MAX_NAN16(m, _mm512_permutex2var_ps(b0, od, b1));
+        _mm512_mask_storeu_ps(yr + j, (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1), m);
+    }
+}
+
+static bool have_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+#endif
+
 /* 2x2 stride 2 max pool: two input rows give one output row; no window bookkeeping, and the
  * inner loop vectorizes. Taps are visited in the generic loop's order. */
 static void max2x2(const tc_tensor *in, tc_tensor *out, int batch)
@@ -305,6 +346,9 @@ static void max2x2(const tc_tensor *in, tc_tensor *out, int batch)
     const size_t h = (size_t)in[0].shape.dim[1], w = (size_t)in[0].shape.dim[2];
     const size_t oh = (size_t)out->shape.dim[1], ow = (size_t)out->shape.dim[2];
     const size_t planes = (size_t)batch * (size_t)in[0].shape.dim[0];
+#if defined(__GNUC__) && defined(__x86_64__)
+    const bool simd = have_avx512();
+#endif
     for (size_t c = 0; c < planes; c++) {
         const float *x = in[0].data + c * h * w;
         float *y = out->data + c * oh * ow;
@@ -312,6 +356,12 @@ static void max2x2(const tc_tensor *in, tc_tensor *out, int batch)
             const float *r0 = x + 2 * i * w;
             const float *r1 = r0 + w;
             float *yr = y + i * ow;
+#if defined(__GNUC__) && defined(__x86_64__)
+            if (simd) {
+                max2x2_row_avx512(r0, r1, yr, ow);
+                continue;
+            }
+#endif
             for (size_t j = 0; j < ow; j++) {
                 float m = max_nan(-INFINITY, r0[2 * j]);
                 m = max_nan(m, r0[2 * j + 1]);

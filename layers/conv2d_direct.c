@@ -1,0 +1,75 @@
+/*
+ * conv2d_direct.c - direct convolution of one input channel with AVX-512 (see conv2d_direct.h).
+ */
+#include "conv2d_direct.h"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
+#define OB 8 /* output channels per pass: 8 accumulators plus the input vector */
+
+bool tc_conv_direct1_available(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+/* nb output channels from o0 (nb a constant after inlining, so acc stays in registers). */
+static inline __attribute__((always_inline, target("avx512f"))) void
+block(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, size_t dh,
+      size_t dw, const float *w, const float *bias, size_t o0, const size_t nb, bool relu, float *y)
+{
+    const size_t taps = kh * kw;
+    const size_t plane = oh * ow;
+    for (size_t i = 0; i < oh; i++) {
+        for (size_t j = 0; j < ow; j += 16) {
+            const size_t n = ow - j < 16 ? ow - j : 16;
+            const __mmask16 m = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+            __m512 acc[OB];
+            for (size_t o = 0; o < nb; o++)
+                acc[o] = _mm512_set1_ps(bias != NULL ? bias[o0 + o] : 0.0f);
+            for (size_t u = 0; u < kh; u++) {
+                const float *row = xpad + (i + u * dh) * wp + j;
+                for (size_t v = 0; v < kw; v++) {
+                    const __m512 x = _mm512_maskz_loadu_ps(m, row + v * dw);
+                    const float *wk = w + o0 * taps + u * kw + v;
+                    for (size_t o = 0; o < nb; o++)
+                        acc[o] = _mm512_fmadd_ps(_mm512_set1_ps(wk[o * taps]), x, acc[o]);
+                }
+            }
+            for (size_t o = 0; o < nb; o++) {
+                /* max(0, x) gives x when x is NaN, as tc_act_apply's relu */
+                const __m512 r = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc[o]) : acc[o];
+                _mm512_mask_storeu_ps(y + (o0 + o) * plane + i * ow + j, m, r);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) void
+tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, size_t dh,
+                size_t dw, const float *w, const float *bias, size_t cout, bool relu, float *y)
+{
+    size_t o0 = 0;
+    for (; o0 + OB <= cout; o0 += OB)
+        block(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, OB, relu, y);
+    for (; o0 < cout; o0++)
+        block(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, 1, relu, y);
+}
+
+#else
+
+bool tc_conv_direct1_available(void)
+{
+    return false;
+}
+
+void tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw,
+                     size_t dh, size_t dw, const float *w, const float *bias, size_t cout,
+                     bool relu, float *y)
+{
+    (void)xpad, (void)wp, (void)oh, (void)ow, (void)kh, (void)kw, (void)dh, (void)dw, (void)w;
+    (void)bias, (void)cout, (void)relu, (void)y; /* never called: not available */
+}
+
+#endif

@@ -1,0 +1,432 @@
+/*
+ * conv2d_winograd.c - Winograd F(2x2, 3x3) convolution (see conv2d_winograd.h).
+ *
+ * Transforms (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks"):
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1]
+ * Per block of tiles: the input transform writes V[xi][c][t] (xi = 4 * row + column of the 4x4
+ * transform), one matrix product per xi gives M[xi][o][t] = sum_c U[xi][o][c] * V[xi][c][t],
+ * and the output transform writes the 2x2 outputs of each tile, plus the bias.
+ */
+#include <string.h>
+
+#include "conv2d_winograd.h"
+
+#define WINO_BUDGET (1 << 18) /* floats of V and M per block (1 MiB: L2 keeps room) */
+#define WINO_TB_MAX 512
+#define WINO_XPAD_MAX (1 << 22) /* floats of padded input copy */
+
+static bool have_avx512(void);
+
+static size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size_t oh, size_t ow,
+                  size_t pt, size_t pl)
+{
+    /* keep the packed weights: planning may run again after prepare */
+    float *u = wp->u;
+    void *u_raw = wp->u_raw;
+    const tc_gemm_kernel *kern = wp->kern;
+    const bool simd = wp->simd;
+    memset(wp, 0, sizeof *wp);
+    wp->simd = simd;
+    wp->u = u;
+    wp->u_raw = u_raw;
+    wp->kern = kern;
+    wp->cin = cin;
+    wp->cout = cout;
+    wp->h = h;
+    wp->w = w;
+    wp->oh = oh;
+    wp->ow = ow;
+    wp->pt = pt;
+    wp->pl = pl;
+    wp->ty = (oh + 1) / 2;
+    wp->tx = (ow + 1) / 2;
+    wp->hp = 2 * wp->ty + 2;
+    wp->wp = 2 * wp->tx + 2;
+    if (cin > WINO_XPAD_MAX || cout > WINO_XPAD_MAX || wp->hp > WINO_XPAD_MAX ||
+        wp->wp > WINO_XPAD_MAX)
+        return false;
+    /* the padded copy must hold the input: pt + h <= hp and pl + w <= wp */
+    if (pt + h > wp->hp || pl + w > wp->wp)
+        return false;
+    size_t xpad;
+    if (!tc_mul_size(cin, wp->hp, &xpad) || !tc_mul_size(xpad, wp->wp, &xpad) ||
+        xpad > WINO_XPAD_MAX)
+        return false;
+    const size_t tiles = wp->ty * wp->tx;
+    size_t tb = WINO_BUDGET / (16 * (cin + cout)) / 16 * 16;
+    tb = tb < 16 ? 16 : tb > WINO_TB_MAX ? WINO_TB_MAX : tb;
+    wp->tb = min_sz(tb, (tiles + 15) / 16 * 16);
+    /* [cin row pointers][V][M][xpad + 16 floats of slack], each 64-byte aligned */
+    /* 16 arrays of cin row pointers: the 16 products may run on different threads */
+    const size_t ptr_floats =
+        (16 * cin * sizeof(const float *) + sizeof(float) - 1) / sizeof(float);
+    size_t v, m, total;
+    /* The 16 matrices are 16 streams: offset them by a cache line each so that they do not
+     * all map to the same L1 set (tb * channels is often a multiple of 4 KiB). */
+    if (!tc_mul_size(cin, wp->tb, &wp->vs) || !tc_add_size(wp->vs, 16, &wp->vs) ||
+        !tc_mul_size(cout, wp->tb, &wp->ms) || !tc_add_size(wp->ms, 16, &wp->ms) ||
+        !tc_mul_size(16, wp->vs, &v) || !tc_mul_size(16, wp->ms, &m))
+        return false;
+    wp->v_off = (ptr_floats + 15) / 16 * 16;
+    wp->m_off = wp->v_off + v;
+    wp->x_off = wp->m_off + m;
+    total = wp->x_off + xpad + 16;
+    return tc_mul_size(total, sizeof(float), &wp->scratch_bytes);
+}
+
+bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weight)
+{
+    const size_t cin = wp->cin, cout = wp->cout;
+    size_t n;
+    void *raw_tmp = NULL;
+    wp->kern = kern;
+    wp->simd = kern->vl == 16 && have_avx512();
+    if (!tc_mul_size(16 * cin, cout, &n) || (wp->u = tc_gemm_buffer(n, &wp->u_raw)) == NULL)
+        return false;
+    float *tmp = tc_gemm_buffer(n, &raw_tmp); /* U unpacked: [16][cout][cin] */
+    if (tmp == NULL) {
+        tc_wino_free(wp);
+        return false;
+    }
+    for (size_t o = 0; o < cout; o++) {
+        for (size_t c = 0; c < cin; c++) {
+            const float *g = weight + (o * cin + c) * 9;
+            double gg[4][3]; /* G g */
+            for (int j = 0; j < 3; j++) {
+                const double a = g[j], b = g[3 + j], d = g[6 + j];
+                gg[0][j] = a;
+                gg[1][j] = 0.5 * (a + b + d);
+                gg[2][j] = 0.5 * (a - b + d);
+                gg[3][j] = d;
+            }
+            for (int i = 0; i < 4; i++) { /* (G g) G^T */
+                const double a = gg[i][0], b = gg[i][1], d = gg[i][2];
+                const double row[4] = {a, 0.5 * (a + b + d), 0.5 * (a - b + d), d};
+                for (int j = 0; j < 4; j++)
+                    tmp[((size_t)(4 * i + j) * cout + o) * cin + c] = (float)row[j];
+            }
+        }
+    }
+    for (size_t xi = 0; xi < 16; xi++)
+        tc_gemm_pack_a(kern, cout, cin, tmp + xi * cout * cin, (ptrdiff_t)cin, 1,
+                       wp->u + xi * cout * cin);
+    TC_FREE(raw_tmp);
+    return true;
+}
+
+void tc_wino_free(tc_wino *wp)
+{
+    TC_FREE(wp->u_raw);
+    wp->u_raw = NULL;
+    wp->u = NULL;
+}
+
+/* Copies x [cin, h, w] into xpad [cin, hp, wp] at (pt, pl), zero elsewhere. */
+static void pad_input(const tc_wino *wp, const float *x, float *xpad, size_t c0, size_t c1)
+{
+    const size_t h = wp->h, w = wp->w, rw = wp->wp;
+    for (size_t c = c0; c < c1; c++) {
+        float *d = xpad + c * wp->hp * rw;
+        memset(d, 0, wp->pt * rw * sizeof *d);
+        for (size_t i = 0; i < h; i++) {
+            float *row = d + (wp->pt + i) * rw;
+            memset(row, 0, wp->pl * sizeof *row);
+            memcpy(row + wp->pl, x + (c * h + i) * w, w * sizeof *row);
+            memset(row + wp->pl + w, 0, (rw - wp->pl - w) * sizeof *row);
+        }
+        memset(d + (wp->pt + h) * rw, 0, (wp->hp - wp->pt - h) * rw * sizeof *d);
+    }
+}
+
+/* One run of n tiles along a tile row: r points at the top-left input of the first tile (rows
+ * rw floats apart); V value xi of tile j goes to o[xi * xs + j]. */
+static void in_run_c(const float *r0, size_t rw, size_t n, float *restrict o, size_t xs)
+{
+    const float *r1 = r0 + rw, *r2 = r1 + rw, *r3 = r2 + rw;
+    for (size_t j = 0; j < n; j++) {
+        const size_t k = 2 * j;
+        float b[4][4]; /* B^T d */
+        for (int q = 0; q < 4; q++) {
+            b[0][q] = r0[k + q] - r2[k + q];
+            b[1][q] = r1[k + q] + r2[k + q];
+            b[2][q] = r2[k + q] - r1[k + q];
+            b[3][q] = r1[k + q] - r3[k + q];
+        }
+        for (int p = 0; p < 4; p++) { /* (B^T d) B */
+            o[(size_t)(4 * p + 0) * xs + j] = b[p][0] - b[p][2];
+            o[(size_t)(4 * p + 1) * xs + j] = b[p][1] + b[p][2];
+            o[(size_t)(4 * p + 2) * xs + j] = b[p][2] - b[p][1];
+            o[(size_t)(4 * p + 3) * xs + j] = b[p][1] - b[p][3];
+        }
+    }
+}
+
+/* One run of n tiles of one output channel: M value xi of tile j at m[xi * ms + j]; writes
+ * the first `cols` columns of output rows y0 and (when row1) y1, adding bo. */
+static void out_run_c(const float *m, size_t ms, size_t n, size_t cols, bool row1, float bo,
+                      bool relu, float *y0, float *y1)
+{
+    for (size_t j = 0; j < n; j++) {
+        float s[2][4]; /* A^T M */
+        for (int q = 0; q < 4; q++) {
+            const float m0 = m[(size_t)q * ms + j], m1 = m[(size_t)(4 + q) * ms + j];
+            const float m2 = m[(size_t)(8 + q) * ms + j], m3 = m[(size_t)(12 + q) * ms + j];
+            s[0][q] = m0 + m1 + m2;
+            s[1][q] = m1 - m2 - m3;
+        }
+        const float a[2][2] = {
+            {s[0][0] + s[0][1] + s[0][2] + bo, s[0][1] - s[0][2] - s[0][3] + bo},
+            {s[1][0] + s[1][1] + s[1][2] + bo, s[1][1] - s[1][2] - s[1][3] + bo}};
+        for (size_t q = 0; q < 2 && 2 * j + q < cols; q++) {
+            /* relu as tc_act_apply: NaN passes */
+            y0[2 * j + q] = relu && a[0][q] < 0.0f ? 0.0f : a[0][q];
+            if (row1)
+                y1[2 * j + q] = relu && a[1][q] < 0.0f ? 0.0f : a[1][q];
+        }
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+
+/* As in_run_c, 16 tiles per step (same operations in the same order: same results). */
+static AVX512 void in_run_avx512(const float *r0, size_t rw, size_t n, float *restrict o, size_t xs)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t nn = n - j < 16 ? n - j : 16;
+        const size_t need = 2 * nn + 2; /* floats of each row these tiles read */
+        const __mmask16 m0 = (__mmask16)(need >= 16 ? 0xFFFF : (1u << need) - 1);
+        const __mmask16 m1 = (__mmask16)(need >= 32   ? 0xFFFF
+                                         : need <= 16 ? 0
+                                                      : (1u << (need - 16)) - 1);
+        const __mmask16 m2 = (__mmask16)(need >= 18 ? 0xFFFF : (1u << (need - 2)) - 1);
+        const __mmask16 m3 = (__mmask16)(need >= 34   ? 0xFFFF
+                                         : need <= 18 ? 0
+                                                      : (1u << (need - 18)) - 1);
+        __m512 d[4][4];
+        for (int r = 0; r < 4; r++) {
+            const float *p = r0 + (size_t)r * rw + 2 * j;
+            const __m512 a = _mm512_maskz_loadu_ps(m0, p), b = _mm512_maskz_loadu_ps(m1, p + 16);
+            const __m512 c = _mm512_maskz_loadu_ps(m2, p + 2);
+            const __m512 e = _mm512_maskz_loadu_ps(m3, p + 18);
+            d[r][0] = _mm512_permutex2var_ps(a, ev, b);
+            d[r][1] = _mm512_permutex2var_ps(a, od, b);
+            d[r][2] = _mm512_permutex2var_ps(c, ev, e);
+            d[r][3] = _mm512_permutex2var_ps(c, od, e);
+        }
+        __m512 b[4][4];
+        for (int q = 0; q < 4; q++) {
+            b[0][q] = _mm512_sub_ps(d[0][q], d[2][q]);
+            b[1][q] = _mm512_add_ps(d[1][q], d[2][q]);
+            b[2][q] = _mm512_sub_ps(d[2][q], d[1][q]);
+            b[3][q] = _mm512_sub_ps(d[1][q], d[3][q]);
+        }
+        const __mmask16 ms = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
+        float *oj = o + j;
+        for (int p = 0; p < 4; p++) {
+            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 0) * xs, ms,
+                                  _mm512_sub_ps(b[p][0], b[p][2]));
+            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 1) * xs, ms,
+                                  _mm512_add_ps(b[p][1], b[p][2]));
+            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 2) * xs, ms,
+                                  _mm512_sub_ps(b[p][2], b[p][1]));
+            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 3) * xs, ms,
+                                  _mm512_sub_ps(b[p][1], b[p][3]));
+        }
+    }
+}
+
+/* As out_run_c, 16 tiles per step. */
+static AVX512 void out_run_avx512(const float *m, size_t ms, size_t n, size_t cols, bool row1,
+                                  float bo, bool relu, float *y0, float *y1)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512 bv = _mm512_set1_ps(bo);
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t nn = n - j < 16 ? n - j : 16;
+        const __mmask16 ml = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
+        __m512 s[2][4];
+        for (int q = 0; q < 4; q++) {
+            const float *mq = m + j + (size_t)q * ms;
+            const __m512 m0 = _mm512_maskz_loadu_ps(ml, mq);
+            const __m512 m1 = _mm512_maskz_loadu_ps(ml, mq + 4 * ms);
+            const __m512 m2 = _mm512_maskz_loadu_ps(ml, mq + 8 * ms);
+            const __m512 m3 = _mm512_maskz_loadu_ps(ml, mq + 12 * ms);
+            s[0][q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            s[1][q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const size_t c = cols - 2 * j < 32 ? cols - 2 * j : 32; /* columns of these tiles */
+        const __mmask16 k0 = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
+        const __mmask16 k1 = (__mmask16)(c >= 32 ? 0xFFFF : c <= 16 ? 0 : (1u << (c - 16)) - 1);
+        for (int r = 0; r < 2 && (r == 0 || row1); r++) {
+            const __m512 a0 =
+                _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), bv);
+            const __m512 a1 =
+                _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), bv);
+            float *y = (r == 0 ? y0 : y1) + 2 * j;
+            __m512 v0 = _mm512_permutex2var_ps(a0, lo, a1), v1 = _mm512_permutex2var_ps(a0, hi, a1);
+            if (relu) { /* max(0, x) gives x when x is NaN, as tc_act_apply's relu */
+                v0 = _mm512_max_ps(_mm512_setzero_ps(), v0);
+                v1 = _mm512_max_ps(_mm512_setzero_ps(), v1);
+            }
+            _mm512_mask_storeu_ps(y, k0, v0);
+            _mm512_mask_storeu_ps(y + 16, k1, v1);
+        }
+    }
+}
+
+static bool have_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+#else
+static bool have_avx512(void)
+{
+    return false;
+}
+#endif
+
+/* V[xi][c][t - t0] = (B^T d B)[xi] for the tiles t0..t0+nb-1 of every channel. */
+static void input_transform(const tc_wino *wp, const float *xpad, size_t t0, size_t nb, float *v,
+                            size_t c0, size_t c1)
+{
+    const size_t rw = wp->wp;
+    for (size_t c = c0; c < c1; c++) {
+        const float *xc = xpad + c * wp->hp * rw;
+        float *vc = v + c * wp->tb;
+        for (size_t t = t0; t < t0 + nb;) {
+            const size_t ty = t / wp->tx, tx0 = t % wp->tx;
+            const size_t n = min_sz(wp->tx - tx0, t0 + nb - t);
+            const float *r0 = xc + 2 * ty * rw + 2 * tx0;
+#if defined(__GNUC__) && defined(__x86_64__)
+            if (wp->simd)
+                in_run_avx512(r0, rw, n, vc + (t - t0), wp->vs);
+            else
+#endif
+                in_run_c(r0, rw, n, vc + (t - t0), wp->vs);
+            t += n;
+        }
+    }
+}
+
+/* Y = A^T M A + bias for the tiles t0..t0+nb-1, written into y [cout, oh, ow]. */
+static void output_transform(const tc_wino *wp, const float *mbuf, size_t t0, size_t nb,
+                             const float *bias, bool relu, float *y, size_t o0, size_t o1)
+{
+    const size_t oh = wp->oh, ow = wp->ow;
+    for (size_t o = o0; o < o1; o++) {
+        const float bo = bias != NULL ? bias[o] : 0.0f;
+        const float *mo = mbuf + o * wp->tb;
+        float *yo = y + o * oh * ow;
+        for (size_t t = t0; t < t0 + nb;) {
+            const size_t ty = t / wp->tx, tx0 = t % wp->tx;
+            const size_t n = min_sz(wp->tx - tx0, t0 + nb - t);
+            const size_t cols = min_sz(2 * n, ow - 2 * tx0);
+            float *y0 = yo + 2 * ty * ow + 2 * tx0;
+            const bool row1 = 2 * ty + 1 < oh;
+            float *y1 = row1 ? y0 + ow : y0;
+#if defined(__GNUC__) && defined(__x86_64__)
+            if (wp->simd)
+                out_run_avx512(mo + (t - t0), wp->ms, n, cols, row1, bo, relu, y0, y1);
+            else
+#endif
+                out_run_c(mo + (t - t0), wp->ms, n, cols, row1, bo, relu, y0, y1);
+            t += n;
+        }
+    }
+}
+
+/* One run of tc_wino_forward, shared by the threads of a pool (or done by one). */
+typedef struct wino_job {
+    const tc_wino *wp;
+    const float *x, *bias;
+    const tc_act *act;
+    float *y;
+    const float **rows;
+    float *v, *mbuf, *xpad;
+    size_t t0, nb; /* the block of tiles */
+    int phase;     /* 0: pad and transform the input, 1: products, 2: output transform */
+    int n_threads;
+} wino_job;
+
+/* [lo, hi) of share t of n among `parts` threads. */
+static void share(size_t n, int t, int parts, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)t / (size_t)parts;
+    *hi = n * (size_t)(t + 1) / (size_t)parts;
+}
+
+/* Share t of the current phase: channels, products or output channels, so every value is
+ * computed by the same code whatever the number of threads. */
+static void wino_phase(void *arg, int t)
+{
+    const wino_job *j = arg;
+    const tc_wino *wp = j->wp;
+    size_t lo, hi;
+    if (j->phase == 0) {
+        share(wp->cin, t, j->n_threads, &lo, &hi);
+        if (j->t0 == 0)
+            pad_input(wp, j->x, j->xpad, lo, hi);
+        input_transform(wp, j->xpad, j->t0, j->nb, j->v, lo, hi);
+    } else if (j->phase == 1) {
+        share(16, t, j->n_threads, &lo, &hi);
+        for (size_t xi = lo; xi < hi; xi++) {
+            const tc_gemm_a a = {wp->u + xi * wp->cout * wp->cin, 1, 0, 0};
+            const float **rows = j->rows + xi * wp->cin;
+            const float *vx = j->v + xi * wp->vs;
+            for (size_t c = 0; c < wp->cin; c++)
+                rows[c] = vx + c * wp->tb; /* rows of tb >= npad(nb) floats */
+            tc_gemm_rows(wp->kern, wp->cout, j->nb, wp->cin, &a, rows, j->mbuf + xi * wp->ms,
+                         wp->tb, NULL);
+        }
+    } else {
+        const bool relu = j->act != NULL && j->act->kind == TC_ACT_RELU;
+        share(wp->cout, t, j->n_threads, &lo, &hi);
+        output_transform(wp, j->mbuf, j->t0, j->nb, j->bias, relu, j->y, lo, hi);
+        if (j->t0 + j->nb >= wp->ty * wp->tx && j->act != NULL && !relu &&
+            j->act->kind != TC_ACT_IDENTITY) {
+            const size_t plane = wp->oh * wp->ow;
+            tc_act_apply(j->act, j->y + lo * plane, (hi - lo) * plane);
+        }
+    }
+}
+
+void tc_wino_forward(const tc_wino *wp, const float *x, const float *bias, const tc_act *act,
+                     float *y, void *scratch, tc_pool *pool)
+{
+    wino_job j = {wp,
+                  x,
+                  bias,
+                  act,
+                  y,
+                  scratch,
+                  (float *)scratch + wp->v_off,
+                  (float *)scratch + wp->m_off,
+                  (float *)scratch + wp->x_off,
+                  0,
+                  0,
+                  0,
+                  pool != NULL ? tc_pool_size(pool) : 1};
+    const size_t tiles = wp->ty * wp->tx;
+    for (j.t0 = 0; j.t0 < tiles; j.t0 += wp->tb) {
+        j.nb = min_sz(wp->tb, tiles - j.t0);
+        for (j.phase = 0; j.phase < 3; j.phase++) {
+            if (pool != NULL)
+                tc_pool_run(pool, wino_phase, &j);
+            else
+                wino_phase(&j, 0);
+        }
+    }
+}
