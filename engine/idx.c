@@ -18,7 +18,8 @@ static tc_status read_file(const char *path, uint8_t **data, size_t *len, tc_err
     else if (!S_ISREG(sb.st_mode))
         st = tc_error_set(err, TC_ERR_IO, "", "not a regular file");
     else if ((uint64_t)sb.st_size > TC_MAX_IDX_BYTES)
-        st = tc_error_set(err, TC_ERR_LIMIT, "", "the file is %lld bytes; the limit is %zu",
+        st = tc_error_set(err, TC_ERR_LIMIT, "",
+                          "the file is %lld bytes, above the limit TC_MAX_IDX_BYTES = %zu",
                           (long long)sb.st_size, TC_MAX_IDX_BYTES);
     else if (sb.st_size == 0)
         st = tc_error_set(err, TC_ERR_RANGE, "", "the file is empty");

@@ -18,7 +18,9 @@
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
 #define STBI_MAX_DIMENSIONS (1 << 24)
-#define STBI_MALLOC(n) TC_MALLOC(n)
+/* Zeroed: stb 2.27 decodes a JPEG scan with a Huffman table no DHT segment defined, reading the
+ * table's uninitialised memory as indices (out of bounds); zeroed tables decode as no codes. */
+#define STBI_MALLOC(n) TC_CALLOC(1, (n))
 #define STBI_REALLOC(p, n) TC_REALLOC((p), (n))
 #define STBI_FREE(p) TC_FREE(p)
 #define STBI_ASSERT(x) ((void)0) /* never abort on a hostile file */
@@ -67,7 +69,7 @@ static tc_status too_many_pixels(const char *format, uint64_t w, uint64_t h, siz
                                  tc_error *err)
 {
     return tc_error_set(err, TC_ERR_LIMIT, "",
-                        "%s of %llu x %llu pixels is above the limit of %zu pixels", format,
+                        "%s of %llu x %llu pixels is above the limit max_pixels = %zu", format,
                         (unsigned long long)w, (unsigned long long)h, max_pixels);
 }
 
@@ -262,8 +264,9 @@ tc_status tc_image_decode(const void *data, size_t len, size_t max_pixels, tc_im
     if (len == 0)
         return tc_error_set(err, TC_ERR_RANGE, "", "the file is empty");
     if (len > TC_MAX_IMAGE_FILE_BYTES || len > INT32_MAX)
-        return tc_error_set(err, TC_ERR_LIMIT, "", "the file is %zu bytes; the limit is %zu", len,
-                            TC_MAX_IMAGE_FILE_BYTES);
+        return tc_error_set(err, TC_ERR_LIMIT, "",
+                            "the image file is %zu bytes, above the limit "
+                            "TC_MAX_IMAGE_FILE_BYTES = %zu", len, TC_MAX_IMAGE_FILE_BYTES);
     const char *format = format_of(data, len);
     if (format == NULL)
         return tc_error_set(err, TC_ERR_RANGE, "",
@@ -292,8 +295,8 @@ tc_status tc_image_decode(const void *data, size_t len, size_t max_pixels, tc_im
         return tc_error_set(err, TC_ERR_RANGE, "", "invalid or unsupported %s header", format);
     if ((uint64_t)w * (uint64_t)h > max_pixels)
         return tc_error_set(err, TC_ERR_LIMIT, "",
-                            "%s of %d x %d pixels is above the limit of %zu pixels", format, w, h,
-                            max_pixels);
+                            "%s of %d x %d pixels is above the limit max_pixels = %zu", format,
+                            w, h, max_pixels);
     int got_w = 0;
     int got_h = 0;
     uint8_t *pixels = stbi_load_from_memory(data, (int)len, &got_w, &got_h, &comp, 0);
@@ -331,8 +334,10 @@ tc_status tc_image_load(const char *path, size_t max_pixels, tc_image *out, tc_e
     else if (!S_ISREG(sb.st_mode))
         st = tc_error_set(err, TC_ERR_IO, "", "not a regular file");
     else if ((uint64_t)sb.st_size > TC_MAX_IMAGE_FILE_BYTES)
-        st = tc_error_set(err, TC_ERR_LIMIT, "", "the file is %lld bytes; the limit is %zu",
-                          (long long)sb.st_size, TC_MAX_IMAGE_FILE_BYTES);
+        st = tc_error_set(err, TC_ERR_LIMIT, "",
+                          "the image file is %lld bytes, above the limit "
+                          "TC_MAX_IMAGE_FILE_BYTES = %zu", (long long)sb.st_size,
+                          TC_MAX_IMAGE_FILE_BYTES);
     size_t len = st == TC_OK ? (size_t)sb.st_size : 0;
     uint8_t *data = NULL;
     if (st == TC_OK && len > 0 && (data = TC_MALLOC(len)) == NULL)
@@ -380,8 +385,8 @@ tc_status tc_gunzip(const uint8_t *data, size_t len, size_t max_out, uint8_t **o
     size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
     if (isize > max_out)
         return tc_error_set(err, TC_ERR_LIMIT, "",
-                            "gzip data claims %zu bytes uncompressed; the limit is %zu", isize,
-                            max_out);
+                            "gzip data claims %zu bytes uncompressed, above the limit of %zu",
+                            isize, max_out);
     size_t body = len - pos - 8;
     /* Deflate cannot expand more than 1032:1, so a larger claim is a lie: refusing it keeps the
      * allocation proportional to the file's size. */

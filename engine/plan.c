@@ -124,9 +124,15 @@ tc_status tc_plan_memory(tc_model *model, tc_error *err)
         model->slots[i].offset = bufs[buf_of[i]].offset;
     size_t bytes;
     if (!tc_mul_size(model->arena_floats, sizeof(float), &bytes) ||
-        !tc_add_size(bytes, model->scratch_bytes, &bytes) || bytes > model->limits.max_arena_bytes)
+        !tc_add_size(bytes, model->scratch_bytes, &bytes))
         st = tc_error_set(err, TC_ERR_LIMIT, "layers",
-                          "activations need more than the arena limit of %zu bytes per sample",
+                          "activations need more than SIZE_MAX bytes per sample, above the limit "
+                          "max_arena_bytes = %zu", model->limits.max_arena_bytes);
+    else if (bytes > model->limits.max_arena_bytes)
+        st = tc_error_set(err, TC_ERR_LIMIT, "layers",
+                          "activations need %zu bytes per sample (%zu of buffers, %zu of "
+                          "scratch), above the limit max_arena_bytes = %zu", bytes,
+                          bytes - model->scratch_bytes, model->scratch_bytes,
                           model->limits.max_arena_bytes);
 done:
     TC_FREE(last_use);

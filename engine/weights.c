@@ -11,6 +11,10 @@
 #include "model.h"
 
 #define MAX_WEIGHT_OFFSET 9007199254740992.0 /* 2^53: exact in a JSON double */
+/* 2^128 - 2^103, halfway between FLT_MAX and 2^128: doubles from here on round to an infinite
+ * float32, those below round to at most FLT_MAX (so "3.4028235e+38", float32 max as Python prints
+ * it, is fine). */
+#define FLOAT32_INF_FROM 0x1.ffffffp+127
 
 /* Finds the dims of a nested inline array by following first elements. */
 static tc_status inline_shape(const cJSON *arr, const char *path, tc_shape *shape, tc_error *err)
@@ -41,7 +45,7 @@ static tc_status check_nested(const cJSON *item, const tc_shape *shape, int dept
             tc_json_describe(item, got, sizeof got);
             return tc_error_set(err, TC_ERR_WEIGHTS, path, "expected a number, got %s", got);
         }
-        if (!isfinite(item->valuedouble) || fabs(item->valuedouble) > FLT_MAX)
+        if (!isfinite(item->valuedouble) || fabs(item->valuedouble) >= FLOAT32_INF_FROM)
             return tc_error_set(err, TC_ERR_WEIGHTS, path,
                                 "weight is not a finite float32 number");
         return TC_OK;
@@ -208,7 +212,11 @@ static tc_status read_from_file(const tc_layer *l, tc_weight *w, FILE *f, uint64
         swap_bytes(w->data, w->numel);
     for (size_t i = 0; i < w->numel; i++) {
         if (!isfinite(w->data[i]))
-            return tc_error_set(err, TC_ERR_WEIGHTS, p, "value %zu in the weights file is not finite", i);
+            return tc_error_set(err, TC_ERR_WEIGHTS, p,
+                                "value %zu (from byte %llu of the weights file) of layer \"%s\" "
+                                "is %g: weights must be finite", i,
+                                (unsigned long long)(w->offset + 4 * (uint64_t)i), l->name,
+                                (double)w->data[i]);
     }
     return TC_OK;
 }
@@ -246,17 +254,25 @@ tc_status tc_weights_load(tc_model *model, const char *json_dir, const char *wei
     for (int i = 0; i < model->n_layers; i++) {
         tc_layer *l = &model->layers[i];
         for (int k = 0; k < l->n_weights; k++) {
+            const tc_weight *w = &l->weights[k];
             size_t bytes;
-            if (!tc_add_size(total, l->weights[k].numel, &total) ||
-                !tc_mul_size(total, sizeof(float), &bytes) ||
-                bytes > model->limits.max_weight_bytes ||
-                l->weights[k].numel > model->limits.max_tensor_elements)
+            if (w->numel > model->limits.max_tensor_elements)
                 return tc_error_set(err, TC_ERR_LIMIT, l->where,
-                                    "weights exceed the limit of %zu bytes (or %zu elements per weight)",
-                                    model->limits.max_weight_bytes,
+                                    "weight \"%s\" has %zu elements, above the limit "
+                                    "max_tensor_elements = %zu", w->key, w->numel,
                                     model->limits.max_tensor_elements);
+            if (!tc_add_size(total, w->numel, &total) ||
+                !tc_mul_size(total, sizeof(float), &bytes))
+                return tc_error_set(err, TC_ERR_LIMIT, l->where,
+                                    "the weights up to this layer need more than SIZE_MAX "
+                                    "bytes, above the limit max_weight_bytes = %zu",
+                                    model->limits.max_weight_bytes);
         }
     }
+    if (total > model->limits.max_weight_bytes / sizeof(float))
+        return tc_error_set(err, TC_ERR_LIMIT, "layers",
+                            "the weights need %zu bytes, above the limit max_weight_bytes = %zu",
+                            total * sizeof(float), model->limits.max_weight_bytes);
     model->weight_floats = total;
     if (total == 0)
         return TC_OK;
@@ -269,6 +285,11 @@ tc_status tc_weights_load(tc_model *model, const char *json_dir, const char *wei
     tc_status st = TC_OK;
     if (weights_file[0] != '\0')
         st = open_weights_file(json_dir, weights_file, &f, &file_len, err);
+    if (st == TC_OK && file_len > model->limits.max_weight_bytes)
+        st = tc_error_set(err, TC_ERR_LIMIT, "weights_file",
+                          "\"%.200s\" is %llu bytes, above the limit max_weight_bytes = %zu",
+                          weights_file, (unsigned long long)file_len,
+                          model->limits.max_weight_bytes);
     size_t used = 0;
     for (int i = 0; i < model->n_layers && st == TC_OK; i++) {
         tc_layer *l = &model->layers[i];

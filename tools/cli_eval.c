@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_limits.h"
 
 static const char eval_usage[] =
     "usage: tinycnn eval -m MODEL --images IDX --labels IDX [--json] [--batch N]\n"
@@ -31,6 +32,7 @@ typedef struct eval_opts {
     const char *labels_path;
     int batch;
     bool json;
+    cli_limits limits;
 } eval_opts;
 
 static int argmax(const float *v, size_t n)
@@ -203,8 +205,10 @@ static int parse_args(int argc, char **argv, eval_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
         bool missing = false;
+        bool bad_limit = false;
         if (cli_is_help(argv[i])) {
             fputs(eval_usage, stdout);
+            cli_limits_usage(stdout);
             return -1;
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = true;
@@ -222,6 +226,9 @@ static int parse_args(int argc, char **argv, eval_opts *o)
                 return EXIT_USAGE;
             }
             o->batch = (int)v;
+        } else if (cli_take_limit(argc, argv, &i, "eval", &o->limits, &bad_limit)) {
+            if (bad_limit)
+                return EXIT_USAGE;
         } else {
             cli_error("eval: unknown argument \"%s\" (try `tinycnn eval --help`)", argv[i]);
             return EXIT_USAGE;
@@ -241,7 +248,8 @@ static int parse_args(int argc, char **argv, eval_opts *o)
 
 int cli_eval(int argc, char **argv)
 {
-    eval_opts o = {NULL, NULL, NULL, 64, false};
+    eval_opts o = {NULL, NULL, NULL, 64, false, {{0}, 0}};
+    cli_limits_default(&o.limits);
     int status = parse_args(argc, argv, &o);
     if (status != EXIT_OK)
         return status < 0 ? EXIT_OK : status;
@@ -249,7 +257,9 @@ int cli_eval(int argc, char **argv)
     tc_model *model = NULL;
     tc_idx images = {0};
     tc_idx labels = {0};
-    if (tc_model_load(o.model_path, NULL, &model, &err) != TC_OK)
+    if (o.batch > o.limits.model.max_batch)
+        o.batch = o.limits.model.max_batch; /* --max-batch caps --batch */
+    if (tc_model_load(o.model_path, &o.limits.model, &model, &err) != TC_OK)
         return cli_report(&err);
     tc_shape in = tc_model_input_shape(model);
     if (in.ndim < 2 || in.ndim > 3 || (in.ndim == 3 && in.dim[0] != 1 && in.dim[0] != 3)) {

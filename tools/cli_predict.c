@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_limits.h"
 
 #define MAX_PATH_LEN 4096
 
@@ -28,6 +29,7 @@ typedef struct predict_opts {
     int top;
     int batch;
     bool json;
+    cli_limits limits;
 } predict_opts;
 
 /* The batch being filled: paths and their preprocessed tensors. */
@@ -131,7 +133,7 @@ static int add_image(batch_state *b, const char *path)
     tc_error err;
     size_t numel = tc_model_input_numel(b->model);
     float *slot = b->inputs + (size_t)b->n * numel;
-    if (tc_image_load(path, 0, &img, &err) != TC_OK ||
+    if (tc_image_load(path, b->opts->limits.max_pixels, &img, &err) != TC_OK ||
         tc_image_to_tensor(&img, tc_model_preprocess(b->model), tc_model_input_shape(b->model),
                            slot, &err) != TC_OK) {
         tc_image_free(&img);
@@ -173,8 +175,10 @@ static int parse_args(int argc, char **argv, predict_opts *o, const char **image
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
         bool missing = false;
+        bool bad_limit = false;
         if (cli_is_help(argv[i])) {
             fputs(predict_usage, stdout);
+            cli_limits_usage(stdout);
             return -1;
         } else if (strcmp(argv[i], "--json") == 0) {
             o->json = true;
@@ -190,6 +194,9 @@ static int parse_args(int argc, char **argv, predict_opts *o, const char **image
                 cli_error("predict: --batch needs an integer in 1..4096, got \"%s\"", value);
                 return EXIT_USAGE;
             }
+        } else if (cli_take_limit(argc, argv, &i, "predict", &o->limits, &bad_limit)) {
+            if (bad_limit)
+                return EXIT_USAGE;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             cli_error("predict: unknown option \"%s\" (try `tinycnn predict --help`)", argv[i]);
             return EXIT_USAGE;
@@ -221,7 +228,8 @@ static void print_header(const tc_model *model, const char *path)
 
 int cli_predict(int argc, char **argv)
 {
-    predict_opts opts = {NULL, 5, 16, false};
+    predict_opts opts = {NULL, 5, 16, false, {{0}, 0}};
+    cli_limits_default(&opts.limits);
     const char **images = malloc((size_t)argc * sizeof *images);
     if (images == NULL) {
         cli_error("out of memory");
@@ -236,7 +244,9 @@ int cli_predict(int argc, char **argv)
     tc_error err;
     tc_model *model = NULL;
     batch_state b = {0};
-    if (tc_model_load(opts.model_path, NULL, &model, &err) != TC_OK) {
+    if (opts.batch > opts.limits.model.max_batch)
+        opts.batch = opts.limits.model.max_batch; /* --max-batch caps --batch */
+    if (tc_model_load(opts.model_path, &opts.limits.model, &model, &err) != TC_OK) {
         free(images);
         return cli_report(&err);
     }

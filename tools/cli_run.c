@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_limits.h"
 
 #define MAX_OUTPUT_FILES 64
 #define CHUNK 256 /* samples per forward pass: bounds the arena for big inputs */
@@ -63,12 +64,14 @@ static void print_output(const float *y, int64_t n, tc_shape s)
 
 /* Runs all n samples of x in chunks; outputs[k] receives n * numel(k) floats. */
 static int run_all(const tc_model *model, const float *x, int64_t n, bool check_finite,
-                   float **outputs)
+                   int max_batch, float **outputs)
 {
     tc_error err;
     tc_workspace *ws = NULL;
     /* One sample at a time when checking, so that a report names the sample exactly. */
     int chunk = check_finite ? 1 : (n < CHUNK ? (int)n : CHUNK);
+    if (chunk > max_batch)
+        chunk = max_batch;
     if (tc_workspace_create(model, chunk, &ws, &err) != TC_OK)
         return cli_report(&err);
     size_t in_numel = tc_model_input_numel(model);
@@ -121,11 +124,15 @@ int cli_run(int argc, char **argv)
     const char *files[MAX_OUTPUT_FILES];
     int n_files = 0;
     bool check_finite = false;
+    cli_limits limits;
+    cli_limits_default(&limits);
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
         bool missing = false;
+        bool bad_limit = false;
         if (cli_is_help(argv[i])) {
             fputs(run_usage, stdout);
+            cli_limits_usage(stdout);
             return EXIT_OK;
         } else if (strcmp(argv[i], "--check-finite") == 0) {
             check_finite = true;
@@ -139,6 +146,9 @@ int cli_run(int argc, char **argv)
                 return EXIT_USAGE;
             }
             files[n_files++] = value;
+        } else if (cli_take_limit(argc, argv, &i, "run", &limits, &bad_limit)) {
+            if (bad_limit)
+                return EXIT_USAGE;
         } else {
             cli_error("run: unknown argument \"%s\" (try `tinycnn run --help`)", argv[i]);
             return EXIT_USAGE;
@@ -155,7 +165,7 @@ int cli_run(int argc, char **argv)
     }
     tc_error err;
     tc_model *model = NULL;
-    if (tc_model_load(model_path, NULL, &model, &err) != TC_OK)
+    if (tc_model_load(model_path, &limits.model, &model, &err) != TC_OK)
         return cli_report(&err);
     int status = EXIT_OK;
     tc_array x = {0};
@@ -188,7 +198,7 @@ int cli_run(int argc, char **argv)
         }
     }
     if (status == EXIT_OK)
-        status = run_all(model, x.data, n, check_finite, outputs);
+        status = run_all(model, x.data, n, check_finite, limits.model.max_batch, outputs);
     if (status == EXIT_OK && n_files > 0)
         status = write_outputs(model, outputs, n, files, n_files);
     else if (status == EXIT_OK)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_limits.h"
 
 static const char summary_usage[] =
     "usage: tinycnn summary -m MODEL\n"
@@ -46,14 +47,21 @@ static void print_summary(const tc_model *model, const char *path)
 int cli_summary(int argc, char **argv)
 {
     const char *model_path = NULL;
+    cli_limits limits;
+    cli_limits_default(&limits);
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
         bool missing = false;
+        bool bad_limit = false;
         if (cli_is_help(argv[i])) {
             fputs(summary_usage, stdout);
+            cli_limits_usage(stdout);
             return EXIT_OK;
         } else if (cli_take_value(argc, argv, &i, "-m", "--model", &value, &missing)) {
             model_path = value;
+        } else if (cli_take_limit(argc, argv, &i, "summary", &limits, &bad_limit)) {
+            if (bad_limit)
+                return EXIT_USAGE;
         } else {
             cli_error("summary: unknown argument \"%s\" (try `tinycnn summary --help`)", argv[i]);
             return EXIT_USAGE;
@@ -69,7 +77,7 @@ int cli_summary(int argc, char **argv)
     }
     tc_error err;
     tc_model *model = NULL;
-    if (tc_model_load(model_path, NULL, &model, &err) != TC_OK)
+    if (tc_model_load(model_path, &limits.model, &model, &err) != TC_OK)
         return cli_report(&err);
     print_summary(model, model_path);
     tc_model_free(model);
