@@ -403,8 +403,10 @@ tc_status tc_gunzip(const uint8_t *data, size_t len, size_t max_out, uint8_t **o
         TC_FREE(buf);
         return tc_error_set(err, TC_ERR_LIMIT, "", "gzip file too large");
     }
+    /* The 8 trailer bytes stay readable: stb's bit reader looks ahead past the last deflate
+     * symbol and reports a premature end otherwise. The final-block flag ends the stream. */
     int n = stbi_zlib_decode_noheader_buffer((char *)buf, (int)isize + 1,
-                                             (const char *)data + pos, (int)body);
+                                             (const char *)data + pos, (int)body + 8);
     if (n < 0 || (size_t)n != isize) {
         TC_FREE(buf);
         return tc_error_set(err, TC_ERR_RANGE, "",
