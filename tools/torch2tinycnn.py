@@ -35,7 +35,6 @@ import warnings
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -275,7 +274,8 @@ def _trace(mods, input_shape):
 def convert(model, input_shape, fold_batchnorm=False):
     """Builds the tinycnn layer list for model. Returns (layers, weights blob, stats) where stats
     holds "params" (float32 values in the blob) and "macs" (multiply-adds per sample of conv,
-    dense and batchnorm, counted as `tinycnn summary` does). Raises UnsupportedModelError listing every module tinycnn cannot run."""
+    dense and batchnorm, counted as `tinycnn summary` does). Raises UnsupportedModelError
+    listing every module tinycnn cannot run."""
     was_training = model.training
     model.eval()
     try:
@@ -299,94 +299,103 @@ def convert(model, input_shape, fold_batchnorm=False):
 
 
 def _emit(kept, fold_batchnorm):
+    """The tinycnn layers for the supported modules in kept [(torch name, module, input shape)]."""
     layers, weights, namer = [], _Weights(), _Namer()
     macs = 0
     i = 0
     while i < len(kept):
         tname, m, shape = kept[i]
-        nxt = kept[i + 1][1] if i + 1 < len(kept) else None
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            w = _t(m.weight)
-            b = _t(m.bias) if m.bias is not None else None
-            if isinstance(m, nn.Conv2d):
-                layer = {"name": namer(tname, "conv"), "type": "conv2d",
-                         "in_channels": m.in_channels, "out_channels": m.out_channels,
-                         "kernel_size": _short(m.kernel_size), "stride": _short(m.stride),
-                         "padding": _padding_field(_conv_padding(m)),
-                         "dilation": _short(m.dilation), "groups": m.groups}
-                if fold_batchnorm and isinstance(nxt, nn.BatchNorm2d):
-                    factor, shift = _bn_factors(nxt)
-                    w = w * factor[:, None, None, None]
-                    b = (b if b is not None else 0.0) * factor + shift
-                    i += 1
-                    nxt = kept[i + 1][1] if i + 1 < len(kept) else None
-                out_hw = _conv_out_hw(m, shape)
-                macs += m.out_channels * out_hw[0] * out_hw[1] * w[0].size
-            else:
-                layer = {"name": namer(tname, "fc"), "type": "dense",
-                         "in_features": m.in_features, "out_features": m.out_features}
-                macs += w.size
-            layer["weight"] = weights.add(w)
-            if b is not None:
-                layer["bias"] = weights.add(b)
-            spec = _activation_spec(nxt)[0] if nxt is not None else None
-            if _fusable(spec):
-                if spec["function"] != "identity":
-                    layer["activation"] = _fused_field(spec)
-                i += 1
-            layers.append(layer)
-        elif isinstance(m, nn.BatchNorm2d):
-            c = m.num_features
-            macs += int(np.prod(shape))  # one multiply-add per element, as tinycnn counts
-            layers.append({"name": namer(tname, "bn"), "type": "batchnorm",
-                           "scale": weights.add(_t(m.weight) if m.weight is not None
-                                                else np.ones(c)),
-                           "bias": weights.add(_t(m.bias) if m.bias is not None
-                                               else np.zeros(c)),
-                           "mean": weights.add(_t(m.running_mean)),
-                           "var": weights.add(_t(m.running_var)), "epsilon": float(m.eps)})
-        elif type(m) in (nn.MaxPool2d, nn.AvgPool2d):
-            ph, pw = _pair(m.padding)
-            layer = {"name": namer(tname, "pool"),
-                     "type": "maxpool2d" if type(m) is nn.MaxPool2d else "avgpool2d",
-                     "kernel_size": _short(_pair(m.kernel_size)),
-                     "stride": _short(_pair(m.stride if m.stride is not None else m.kernel_size)),
-                     "padding": _short([ph, pw]), "ceil_mode": bool(m.ceil_mode)}
-            if type(m) is nn.MaxPool2d:
-                layer["dilation"] = _short(_pair(m.dilation))
-            else:
-                layer["count_include_pad"] = bool(m.count_include_pad)
-            layers.append(layer)
-        elif type(m) in (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d):
-            is_max = type(m) is nn.AdaptiveMaxPool2d
-            oh, ow = _adaptive_size(m, shape)
-            if (oh, ow) == (1, 1):
-                layers.append({"name": namer(tname, "gpool"),
-                               "type": "global_maxpool2d" if is_max else "global_avgpool2d"})
-            else:
-                k = [shape[1] // oh, shape[2] // ow]
-                layers.append({"name": namer(tname, "pool"),
-                               "type": "maxpool2d" if is_max else "avgpool2d",
-                               "kernel_size": _short(k), "stride": _short(k)})
-        elif type(m) is nn.Flatten:
-            layers.append({"name": namer(tname, "flatten"), "type": "flatten"})
-        elif type(m) in (nn.Softmax, nn.LogSoftmax):
-            dim = m.dim + len(shape) + 1 if m.dim < 0 else m.dim
-            layer = {"name": namer(tname, "prob" if type(m) is nn.Softmax else "logprob"),
-                     "type": "softmax" if type(m) is nn.Softmax else "log_softmax"}
-            if dim != 1:
-                layer["axis"] = dim - 1
-            layers.append(layer)
-        elif type(m) is nn.PReLU:
-            layers.append({"name": namer(tname, "prelu"), "type": "activation",
-                           "function": "prelu", "slope": weights.add(_t(m.weight))})
+            layer, used, n_macs = _emit_weighted(kept, i, fold_batchnorm, namer, weights)
+            i += used
         else:
-            spec = _activation_spec(m)[0]
-            layers.append(dict({"name": namer(tname, spec["function"]), "type": "activation"},
-                               **spec))
-        i += 1
-    params = weights.size // 4
-    return layers, weights.blob(), {"params": params, "macs": int(macs)}
+            layer, n_macs = _emit_other(tname, m, shape, namer, weights)
+            i += 1
+        layers.append(layer)
+        macs += n_macs
+    return layers, weights.blob(), {"params": weights.size // 4, "macs": int(macs)}
+
+
+def _emit_weighted(kept, i, fold_batchnorm, namer, weights):
+    """conv2d or dense from kept[i], folding a following BatchNorm2d if asked and fusing a
+    following activation. Returns (layer, modules consumed, MACs)."""
+    tname, m, shape = kept[i]
+    used = 1
+    w = _t(m.weight)
+    b = _t(m.bias) if m.bias is not None else None
+    if isinstance(m, nn.Conv2d):
+        layer = {"name": namer(tname, "conv"), "type": "conv2d",
+                 "in_channels": m.in_channels, "out_channels": m.out_channels,
+                 "kernel_size": _short(m.kernel_size), "stride": _short(m.stride),
+                 "padding": _padding_field(_conv_padding(m)),
+                 "dilation": _short(m.dilation), "groups": m.groups}
+        if fold_batchnorm and i + 1 < len(kept) and isinstance(kept[i + 1][1], nn.BatchNorm2d):
+            factor, shift = _bn_factors(kept[i + 1][1])
+            w = w * factor[:, None, None, None]
+            b = (b if b is not None else 0.0) * factor + shift
+            used += 1
+        out_h, out_w = _conv_out_hw(m, shape)
+        macs = m.out_channels * out_h * out_w * w[0].size
+    else:
+        layer = {"name": namer(tname, "fc"), "type": "dense",
+                 "in_features": m.in_features, "out_features": m.out_features}
+        macs = w.size
+    layer["weight"] = weights.add(w)
+    if b is not None:
+        layer["bias"] = weights.add(b)
+    if i + used < len(kept):
+        spec = _activation_spec(kept[i + used][1])[0]
+        if _fusable(spec):
+            layer["activation"] = _fused_field(spec)
+            used += 1
+    return layer, used, macs
+
+
+def _emit_other(tname, m, shape, namer, weights):
+    """The layer for a module without a fusable successor. Returns (layer, MACs)."""
+    if isinstance(m, nn.BatchNorm2d):
+        c = m.num_features
+        return {"name": namer(tname, "bn"), "type": "batchnorm",
+                "scale": weights.add(_t(m.weight) if m.weight is not None else np.ones(c)),
+                "bias": weights.add(_t(m.bias) if m.bias is not None else np.zeros(c)),
+                "mean": weights.add(_t(m.running_mean)),
+                "var": weights.add(_t(m.running_var)),
+                "epsilon": float(m.eps)}, int(np.prod(shape))  # tinycnn: 1 MAC per element
+    if type(m) in (nn.MaxPool2d, nn.AvgPool2d):
+        is_max = type(m) is nn.MaxPool2d
+        layer = {"name": namer(tname, "pool"), "type": "maxpool2d" if is_max else "avgpool2d",
+                 "kernel_size": _short(_pair(m.kernel_size)),
+                 "stride": _short(_pair(m.stride if m.stride is not None else m.kernel_size)),
+                 "padding": _short(_pair(m.padding)), "ceil_mode": bool(m.ceil_mode)}
+        if is_max:
+            layer["dilation"] = _short(_pair(m.dilation))
+        else:  # torch counts padding by default, tinycnn does not: always say which
+            layer["count_include_pad"] = bool(m.count_include_pad)
+        return layer, 0
+    if type(m) in (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d):
+        is_max = type(m) is nn.AdaptiveMaxPool2d
+        oh, ow = _adaptive_size(m, shape)
+        if (oh, ow) == (1, 1):
+            return {"name": namer(tname, "gpool"),
+                    "type": "global_maxpool2d" if is_max else "global_avgpool2d"}, 0
+        k = _short([shape[1] // oh, shape[2] // ow])  # divides exactly (checked)
+        return {"name": namer(tname, "pool"), "type": "maxpool2d" if is_max else "avgpool2d",
+                "kernel_size": k, "stride": k}, 0
+    if type(m) is nn.Flatten:
+        return {"name": namer(tname, "flatten"), "type": "flatten"}, 0
+    if type(m) in (nn.Softmax, nn.LogSoftmax):
+        soft = type(m) is nn.Softmax
+        layer = {"name": namer(tname, "prob" if soft else "logprob"),
+                 "type": "softmax" if soft else "log_softmax"}
+        dim = m.dim + len(shape) + 1 if m.dim < 0 else m.dim  # on the batched tensor
+        if dim != 1:
+            layer["axis"] = dim - 1
+        return layer, 0
+    if type(m) is nn.PReLU:
+        return {"name": namer(tname, "prelu"), "type": "activation", "function": "prelu",
+                "slope": weights.add(_t(m.weight))}, 0
+    spec = _activation_spec(m)[0]
+    return dict({"name": namer(tname, spec["function"]), "type": "activation"}, **spec), 0
 
 
 def _conv_out_hw(m, shape):

@@ -116,7 +116,7 @@ def evaluate(net, x_u8, y, mean, std, batch=1000):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--opt", choices=["sgd", "adamw"], default="adamw")
     ap.add_argument("--lr", type=float, default=None,
@@ -126,6 +126,8 @@ def main():
     ap.add_argument("--hidden", type=int, default=192)
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    ap.add_argument("--eval-every", type=int, default=0,
+                    help="also measure test accuracy every N epochs (default: only at the end)")
     ap.add_argument("--seed", type=int, default=20240611)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "models" / "fashion_mnist"))
@@ -191,10 +193,12 @@ def main():
             sched.step()
             loss_sum += float(loss) * len(idx)
             correct += int((logits.argmax(1) == y).sum())
-        acc, _, _ = evaluate(net, x_test, y_test, mean, std)
-        print("epoch %2d/%d  loss %.4f  train acc %.4f  test acc %.4f  elapsed %.0f s  "
-              "(load %.1f)" % (epoch, args.epochs, loss_sum / len(x_train), correct / len(x_train),
-                               acc, time.time() - t_start, os.getloadavg()[0]), flush=True)
+        test = ""
+        if args.eval_every and epoch % args.eval_every == 0 and epoch < args.epochs:
+            test = "  test acc %.4f" % evaluate(net, x_test, y_test, mean, std)[0]
+        print("epoch %2d/%d  loss %.4f  train acc %.4f%s  elapsed %.0f s  (load %.1f)" % (
+            epoch, args.epochs, loss_sum / len(x_train), correct / len(x_train), test,
+            time.time() - t_start, os.getloadavg()[0]), flush=True)
     train_seconds = time.time() - t_train
     train_cpu_seconds = time.process_time() - cpu_train
 
