@@ -14,7 +14,8 @@ SECONDS_EACH=${1:-60}
 TARGETS=${*:-model image npy idx}
 BUILD=${TC_FUZZ_BUILD:-$ROOT/build-fuzz}
 
-command -v clang >/dev/null || { echo ".ci/fuzz.sh: needs clang (apt-get install clang)" >&2; exit 1; }
+command -v clang >/dev/null ||
+    { echo ".ci/fuzz.sh: needs clang (apt-get install clang)" >&2; exit 1; }
 CC=clang cmake -S "$ROOT/tests/fuzz" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 
@@ -33,7 +34,8 @@ for t in $TARGETS; do
         "$BUILD/fuzz_$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$art/" $dict ${TC_FUZZ_ARGS:-} \
         "$work" >"$art/log.txt" 2>&1; then
-        grep -E '^#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb' "$art/log.txt" || true
+        grep -E '^#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb' \
+            "$art/log.txt" || true
     else
         status=1
         echo ".ci/fuzz.sh: fuzz_$t failed; last lines of $art/log.txt:" >&2

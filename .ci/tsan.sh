@@ -7,7 +7,8 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${TC_TSAN_BUILD:-$ROOT/build-tsan}
-command -v clang >/dev/null || { echo ".ci/tsan.sh: needs clang (apt-get install clang)" >&2; exit 1; }
+command -v clang >/dev/null ||
+    { echo ".ci/tsan.sh: needs clang (apt-get install clang)" >&2; exit 1; }
 CC=clang cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_C_FLAGS="-fsanitize=thread -fno-omit-frame-pointer -O1" \
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null

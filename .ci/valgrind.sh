@@ -10,12 +10,14 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${TC_VALGRIND_BUILD:-$ROOT/build-valgrind}
-command -v valgrind >/dev/null || { echo ".ci/valgrind.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-VG="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
---show-leak-kinds=definite,indirect --track-fds=no"
+command -v valgrind >/dev/null ||
+    { echo ".ci/valgrind.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+VG_OPTS="--error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+VG_OPTS="$VG_OPTS --show-leak-kinds=definite,indirect"
+# ctest runs each test as "valgrind OPTS... test" (a CMake list: ';'-separated)
+EMULATOR=$(echo "valgrind $VG_OPTS --trace-children=yes -q" | tr ' ' ';')
 
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug \
-    "-DCMAKE_CROSSCOMPILING_EMULATOR=valgrind;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite,indirect;--show-leak-kinds=definite,indirect;--trace-children=yes;-q" \
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CROSSCOMPILING_EMULATOR=$EMULATOR" \
     >/dev/null
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 
@@ -30,7 +32,8 @@ CLI="$BUILD/tinycnn"
 TINY="$ROOT/tests/fixtures/images/tiny_2x2.json"
 LENET="$ROOT/tests/torch_cases/lenet_330_relu_max"
 # 2 images of 2 x 2 and their labels (idx, unsigned bytes) for eval
-printf '\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002\377\000\000\000\000\000\000\377' >"$TMP/images.idx"
+printf '\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002' >"$TMP/images.idx"
+printf '\377\000\000\000\000\000\000\377' >>"$TMP/images.idx"
 printf '\000\000\010\001\000\000\000\002\000\001' >"$TMP/labels.idx"
 gzip -c "$TMP/images.idx" >"$TMP/images.idx.gz"
 
@@ -44,7 +47,8 @@ smoke() {
     n=$((n + 1))
     log="$TMP/vg_$n.log"
     set +e
-    $VG --log-file="$log" "$CLI" "$@" >"$TMP/out_$n.txt" 2>&1
+    # shellcheck disable=SC2086
+    valgrind $VG_OPTS --log-file="$log" "$CLI" "$@" >"$TMP/out_$n.txt" 2>&1
     got=$?
     set -e
     summary=$(grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|All heap blocks' "$log" |
@@ -57,13 +61,16 @@ smoke() {
     fi
 }
 smoke 0 summary -m "$ROOT/models/examples/conv_relu.json"
-smoke 0 run -m "$ROOT/models/examples/conv_relu.json" --input "$ROOT/models/examples/conv_relu.input.npy" --output "$TMP/y.npy"
+smoke 0 run -m "$ROOT/models/examples/conv_relu.json" \
+    --input "$ROOT/models/examples/conv_relu.input.npy" --output "$TMP/y.npy"
 smoke 0 run -m "$LENET.json" --input "$LENET.in.npy" --check-finite --max-batch 2
-smoke 0 predict -m "$TINY" "$ROOT/samples/digit_0000_7.png" "$ROOT/samples/article_3x3.pgm" --top 2 --json
+smoke 0 predict -m "$TINY" "$ROOT/samples/digit_0000_7.png" "$ROOT/samples/article_3x3.pgm" \
+    --top 2 --json
 smoke 0 eval -m "$TINY" --images "$TMP/images.idx.gz" --labels "$TMP/labels.idx"
 smoke 2 summary -m "$ROOT/tests/fixtures/bad_weights_nan_in_file.json"
 smoke 2 summary -m "$ROOT/tests/fixtures/bad_json_deep_nesting.json"
 smoke 2 run -m "$LENET.json" --input "$LENET.in.npy" --max-layers 3
-smoke 2 predict -m "$TINY" "$ROOT/tests/fixtures/images/hostile_dht_overflow.jpg" --max-pixels 1K
+smoke 2 predict -m "$TINY" "$ROOT/tests/fixtures/images/hostile_dht_overflow.jpg" \
+    --max-pixels 1K
 smoke 2 eval -m "$TINY" --images "$TMP/labels.idx" --labels "$TMP/labels.idx"
 exit $failed

@@ -90,10 +90,21 @@ static tc_status check_png(const uint8_t *d, size_t len, size_t max_pixels, tc_e
             return too_many_pixels("PNG", w, h, max_pixels, err);
     }
     size_t pos = 8;
+    bool seen_idat = false;
+    bool seen_iend = false;
     while (pos + 12 <= len) {
         uint32_t n = be32(d + pos);
-        if (n > len - pos - 12)
-            break; /* truncated: stb reports it */
+        /* stb appends IDAT data at its buffer + offset; before the first non-empty IDAT that
+         * buffer is NULL, and NULL + 0 is undefined behaviour. Encoders do not write this. */
+        if (memcmp(d + pos + 4, "IDAT", 4) == 0 && n == 0 && !seen_idat)
+            return tc_error_set(err, TC_ERR_RANGE, "",
+                                "unsupported PNG: the first IDAT chunk is empty");
+        seen_idat = seen_idat || memcmp(d + pos + 4, "IDAT", 4) == 0;
+        if (n > len - pos - 12) /* stb would grow its IDAT buffer to n before finding out */
+            return tc_error_set(err, TC_ERR_RANGE, "",
+                                "truncated PNG: chunk %.4s declares %lu bytes, the file has %zu "
+                                "left", (const char *)d + pos + 4, (unsigned long)n,
+                                len - pos - 12);
         uint32_t crc = 0xFFFFFFFFu;
         for (size_t i = pos + 4; i < pos + 8 + n; i++)
             crc = table[(crc ^ d[i]) & 0xFF] ^ (crc >> 8);
@@ -101,10 +112,17 @@ static tc_status check_png(const uint8_t *d, size_t len, size_t max_pixels, tc_e
         if (critical && (crc ^ 0xFFFFFFFFu) != be32(d + pos + 8 + n))
             return tc_error_set(err, TC_ERR_RANGE, "", "corrupt PNG: bad CRC in chunk %.4s",
                                 (const char *)d + pos + 4);
-        if (memcmp(d + pos + 4, "IEND", 4) == 0)
+        if (memcmp(d + pos + 4, "IEND", 4) == 0) {
+            seen_iend = true;
             break;
+        }
         pos += 12 + (size_t)n;
     }
+    /* stb fails without IEND too, but only after reading the chunk header cut short */
+    if (!seen_iend && pos > 8)
+        return tc_error_set(err, TC_ERR_RANGE, "",
+                            "truncated PNG: %zu bytes where a chunk should start, and no IEND",
+                            len - pos);
     return TC_OK;
 }
 

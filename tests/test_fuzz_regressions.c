@@ -161,11 +161,28 @@ static void test_gzip_size_claim_is_checked(void **state)
         fail_msg("unexpected message: %s", err.message);
 }
 
+/* A PNG chunk longer than the rest of the file is refused before stb sees it: stb grows its IDAT
+ * buffer to the declared length first (a 68-byte file asked for 2 GiB). */
+static void test_png_chunk_length_is_checked(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path,
+             "%s/tests/fuzz/regressions/image/png_truncated_idat_claims_1gib.png", TC_SOURCE_DIR);
+    tc_image img;
+    tc_error err;
+    assert_int_equal(tc_image_load(path, 0, &img, &err), TC_ERR_RANGE);
+    assert_null(img.pixels);
+    if (strstr(err.message, "truncated PNG: chunk IDAT declares 1130840649 bytes") == NULL)
+        fail_msg("unexpected message: %s", err.message);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_harness_splits_weights),
         cmocka_unit_test(test_gzip_size_claim_is_checked),
+        cmocka_unit_test(test_png_chunk_length_is_checked),
         cmocka_unit_test(test_model_inputs),
         cmocka_unit_test(test_image_inputs),
         cmocka_unit_test(test_npy_inputs),
