@@ -500,9 +500,8 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
     if (p->winograd) {
         if (p->wino.u == NULL)
             return TC_ERR_INTERNAL; /* prepare did not run */
-        for (size_t b = 0; b < (size_t)batch; b++)
-            tc_wino_forward(&p->wino, in[0].data + b * (size_t)p->in_c * in_plane, bias, &p->act,
-                            out->data + b * out_numel, scratch, tc_pool_current());
+        tc_wino_forward(&p->wino, in[0].data, (size_t)batch, bias, &p->act, out->data, scratch,
+                        tc_pool_current());
         return TC_OK;
     }
     if (p->packed == NULL)
@@ -547,6 +546,13 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
     return TC_OK;
 }
 
+static bool conv_fuse_target(tc_layer *l, tc_fuse_target *t)
+{
+    conv_params *p = l->params;
+    *t = (tc_fuse_target){&p->weight_slot, &p->bias_slot, &p->act};
+    return true;
+}
+
 const tc_layer_ops tc_layer_conv2d = {
     .type = "conv2d",
     .keys = conv_keys,
@@ -560,4 +566,5 @@ const tc_layer_ops tc_layer_conv2d = {
     .destroy = conv_destroy,
     .flags = 0,
     .prepare = conv_prepare,
+    .fuse_target = conv_fuse_target,
 };

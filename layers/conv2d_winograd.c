@@ -55,15 +55,19 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
     /* the padded copy must hold the input: pt + h <= hp and pl + w <= wp */
     if (pt + h > wp->hp || pl + w > wp->wp)
         return false;
-    size_t xpad;
-    if (!tc_mul_size(cin, wp->hp, &xpad) || !tc_mul_size(xpad, wp->wp, &xpad) ||
-        xpad > WINO_XPAD_MAX)
+    if (!tc_mul_size(cin, wp->hp, &wp->xs) || !tc_mul_size(wp->xs, wp->wp, &wp->xs))
         return false;
-    const size_t tiles = wp->ty * wp->tx;
-    size_t tb = WINO_BUDGET / (16 * (cin + cout)) / 16 * 16;
-    tb = tb < 16 ? 16 : tb > WINO_TB_MAX ? WINO_TB_MAX : tb;
-    wp->tb = min_sz(tb, (tiles + 15) / 16 * 16);
-    /* [cin row pointers][V][M][xpad + 16 floats of slack], each 64-byte aligned */
+    wp->tiles = wp->ty * wp->tx;
+    /* Blocks of tb tiles, a multiple of the AVX-512 kernel's 64 columns when that fits. */
+    size_t tb = WINO_BUDGET / (16 * (cin + cout));
+    tb = tb >= 64 ? tb / 64 * 64 : tb / 16 * 16;
+    wp->tb = tb < 16 ? 16 : tb > WINO_TB_MAX ? WINO_TB_MAX : tb;
+    /* a block of tb consecutive tiles touches at most this many samples */
+    wp->nimg = (wp->tb - 1 + wp->tiles - 1) / wp->tiles + 1;
+    size_t xpad;
+    if (!tc_mul_size(wp->nimg, wp->xs, &xpad) || xpad > WINO_XPAD_MAX)
+        return false;
+    /* [16 x cin row pointers][V][M][nimg padded inputs + 16 floats of slack], 64-byte aligned */
     /* 16 arrays of cin row pointers: the 16 products may run on different threads */
     const size_t ptr_floats =
         (16 * cin * sizeof(const float *) + sizeof(float) - 1) / sizeof(float);
@@ -128,7 +132,8 @@ void tc_wino_free(tc_wino *wp)
     wp->u = NULL;
 }
 
-/* Copies x [cin, h, w] into xpad [cin, hp, wp] at (pt, pl), zero elsewhere. */
+/* Copies channels c0..c1-1 of x [cin, h, w] into xpad [cin, hp, wp] at (pt, pl), zero
+ * elsewhere. */
 static void pad_input(const tc_wino *wp, const float *x, float *xpad, size_t c0, size_t c1)
 {
     const size_t h = wp->h, w = wp->w, rw = wp->wp;
@@ -298,52 +303,67 @@ static bool have_avx512(void)
 }
 #endif
 
-/* V[xi][c][t - t0] = (B^T d B)[xi] for the tiles t0..t0+nb-1 of every channel. */
-static void input_transform(const tc_wino *wp, const float *xpad, size_t t0, size_t nb, float *v,
-                            size_t c0, size_t c1)
+/* The layout of V and M in one run: blocks of tb tiles (wp->tb, or fewer when the whole batch
+ * has fewer tiles), the 16 matrices vs and ms floats apart. */
+typedef struct wino_layout {
+    size_t tb, vs, ms;
+} wino_layout;
+
+/* The padded copy of sample b (kept in slot b % nimg). */
+static const float *xpad_of(const tc_wino *wp, const float *xpads, size_t b)
+{
+    return xpads + (b % wp->nimg) * wp->xs;
+}
+
+/* V[xi][c][g - g0] = (B^T d B)[xi] for the tiles g0..g0+nb-1 (numbered across the samples,
+ * tile t of sample b being b * tiles + t) of channels c0..c1-1. */
+static void input_transform(const tc_wino *wp, const wino_layout *lay, const float *xpads,
+                            size_t g0, size_t nb, float *v, size_t c0, size_t c1)
 {
     const size_t rw = wp->wp;
     for (size_t c = c0; c < c1; c++) {
-        const float *xc = xpad + c * wp->hp * rw;
-        float *vc = v + c * wp->tb;
-        for (size_t t = t0; t < t0 + nb;) {
+        float *vc = v + c * lay->tb;
+        for (size_t g = g0; g < g0 + nb;) {
+            const size_t b = g / wp->tiles, t = g % wp->tiles;
             const size_t ty = t / wp->tx, tx0 = t % wp->tx;
-            const size_t n = min_sz(wp->tx - tx0, t0 + nb - t);
-            const float *r0 = xc + 2 * ty * rw + 2 * tx0;
+            const size_t n = min_sz(wp->tx - tx0, g0 + nb - g);
+            const float *r0 = xpad_of(wp, xpads, b) + (c * wp->hp + 2 * ty) * rw + 2 * tx0;
 #if defined(__GNUC__) && defined(__x86_64__)
             if (wp->simd)
-                in_run_avx512(r0, rw, n, vc + (t - t0), wp->vs);
+                in_run_avx512(r0, rw, n, vc + (g - g0), lay->vs);
             else
 #endif
-                in_run_c(r0, rw, n, vc + (t - t0), wp->vs);
-            t += n;
+                in_run_c(r0, rw, n, vc + (g - g0), lay->vs);
+            g += n;
         }
     }
 }
 
-/* Y = A^T M A + bias for the tiles t0..t0+nb-1, written into y [cout, oh, ow]. */
-static void output_transform(const tc_wino *wp, const float *mbuf, size_t t0, size_t nb,
-                             const float *bias, bool relu, float *y, size_t o0, size_t o1)
+/* Y = A^T M A + bias for the tiles g0..g0+nb-1 and output channels o0..o1-1, written into
+ * y [batch, cout, oh, ow]. */
+static void output_transform(const tc_wino *wp, const wino_layout *lay, const float *mbuf,
+                             size_t g0, size_t nb, const float *bias, bool relu, float *y,
+                             size_t o0, size_t o1)
 {
     const size_t oh = wp->oh, ow = wp->ow;
     for (size_t o = o0; o < o1; o++) {
         const float bo = bias != NULL ? bias[o] : 0.0f;
-        const float *mo = mbuf + o * wp->tb;
-        float *yo = y + o * oh * ow;
-        for (size_t t = t0; t < t0 + nb;) {
+        const float *mo = mbuf + o * lay->tb;
+        for (size_t g = g0; g < g0 + nb;) {
+            const size_t b = g / wp->tiles, t = g % wp->tiles;
             const size_t ty = t / wp->tx, tx0 = t % wp->tx;
-            const size_t n = min_sz(wp->tx - tx0, t0 + nb - t);
+            const size_t n = min_sz(wp->tx - tx0, g0 + nb - g);
             const size_t cols = min_sz(2 * n, ow - 2 * tx0);
-            float *y0 = yo + 2 * ty * ow + 2 * tx0;
+            float *y0 = y + ((b * wp->cout + o) * oh + 2 * ty) * ow + 2 * tx0;
             const bool row1 = 2 * ty + 1 < oh;
             float *y1 = row1 ? y0 + ow : y0;
 #if defined(__GNUC__) && defined(__x86_64__)
             if (wp->simd)
-                out_run_avx512(mo + (t - t0), wp->ms, n, cols, row1, bo, relu, y0, y1);
+                out_run_avx512(mo + (g - g0), lay->ms, n, cols, row1, bo, relu, y0, y1);
             else
 #endif
-                out_run_c(mo + (t - t0), wp->ms, n, cols, row1, bo, relu, y0, y1);
-            t += n;
+                out_run_c(mo + (g - g0), lay->ms, n, cols, row1, bo, relu, y0, y1);
+            g += n;
         }
     }
 }
@@ -355,9 +375,12 @@ typedef struct wino_job {
     const tc_act *act;
     float *y;
     const float **rows;
-    float *v, *mbuf, *xpad;
-    size_t t0, nb; /* the block of tiles */
-    int phase;     /* 0: pad and transform the input, 1: products, 2: output transform */
+    float *v, *mbuf, *xpads;
+    wino_layout lay;
+    size_t g0, nb;    /* the block of tiles */
+    size_t pad_lo;    /* samples pad_lo..pad_hi-1 are padded in phase 0 of this block */
+    size_t pad_hi;
+    int phase;        /* 0: pad and transform the input, 1: products, 2: output transform */
     int n_threads;
 } wino_job;
 
@@ -377,51 +400,52 @@ static void wino_phase(void *arg, int t)
     size_t lo, hi;
     if (j->phase == 0) {
         share(wp->cin, t, j->n_threads, &lo, &hi);
-        if (j->t0 == 0)
-            pad_input(wp, j->x, j->xpad, lo, hi);
-        input_transform(wp, j->xpad, j->t0, j->nb, j->v, lo, hi);
+        for (size_t b = j->pad_lo; b < j->pad_hi; b++)
+            pad_input(wp, j->x + b * wp->cin * wp->h * wp->w, (float *)xpad_of(wp, j->xpads, b),
+                      lo, hi);
+        input_transform(wp, &j->lay, j->xpads, j->g0, j->nb, j->v, lo, hi);
     } else if (j->phase == 1) {
         share(16, t, j->n_threads, &lo, &hi);
         for (size_t xi = lo; xi < hi; xi++) {
             const tc_gemm_a a = {wp->u + xi * wp->cout * wp->cin, 1, 0, 0};
             const float **rows = j->rows + xi * wp->cin;
-            const float *vx = j->v + xi * wp->vs;
+            const float *vx = j->v + xi * j->lay.vs;
             for (size_t c = 0; c < wp->cin; c++)
-                rows[c] = vx + c * wp->tb; /* rows of tb >= npad(nb) floats */
-            tc_gemm_rows(wp->kern, wp->cout, j->nb, wp->cin, &a, rows, j->mbuf + xi * wp->ms,
-                         wp->tb, NULL);
+                rows[c] = vx + c * j->lay.tb; /* rows of tb >= npad(nb) floats */
+            tc_gemm_rows(wp->kern, wp->cout, j->nb, wp->cin, &a, rows,
+                         j->mbuf + xi * j->lay.ms, j->lay.tb, NULL);
         }
     } else {
         const bool relu = j->act != NULL && j->act->kind == TC_ACT_RELU;
         share(wp->cout, t, j->n_threads, &lo, &hi);
-        output_transform(wp, j->mbuf, j->t0, j->nb, j->bias, relu, j->y, lo, hi);
-        if (j->t0 + j->nb >= wp->ty * wp->tx && j->act != NULL && !relu &&
-            j->act->kind != TC_ACT_IDENTITY) {
-            const size_t plane = wp->oh * wp->ow;
-            tc_act_apply(j->act, j->y + lo * plane, (hi - lo) * plane);
-        }
+        output_transform(wp, &j->lay, j->mbuf, j->g0, j->nb, j->bias, relu, j->y, lo, hi);
     }
 }
 
-void tc_wino_forward(const tc_wino *wp, const float *x, const float *bias, const tc_act *act,
-                     float *y, void *scratch, tc_pool *pool)
+void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const float *bias,
+                     const tc_act *act, float *y, void *scratch, tc_pool *pool)
 {
-    wino_job j = {wp,
-                  x,
-                  bias,
-                  act,
-                  y,
-                  scratch,
-                  (float *)scratch + wp->v_off,
-                  (float *)scratch + wp->m_off,
-                  (float *)scratch + wp->x_off,
-                  0,
-                  0,
-                  0,
-                  pool != NULL ? tc_pool_size(pool) : 1};
-    const size_t tiles = wp->ty * wp->tx;
-    for (j.t0 = 0; j.t0 < tiles; j.t0 += wp->tb) {
-        j.nb = min_sz(wp->tb, tiles - j.t0);
+    wino_job j = {.wp = wp,
+                  .x = x,
+                  .bias = bias,
+                  .act = act,
+                  .y = y,
+                  .rows = scratch,
+                  .v = (float *)scratch + wp->v_off,
+                  .mbuf = (float *)scratch + wp->m_off,
+                  .xpads = (float *)scratch + wp->x_off,
+                  .n_threads = pool != NULL ? tc_pool_size(pool) : 1};
+    const size_t total = batch * wp->tiles;
+    /* V and M as dense as this batch allows (they fit: tb <= wp->tb) */
+    j.lay.tb = min_sz(wp->tb, (total + 15) / 16 * 16);
+    j.lay.vs = wp->cin * j.lay.tb + 16;
+    j.lay.ms = wp->cout * j.lay.tb + 16;
+    for (j.g0 = 0; j.g0 < total; j.g0 += j.lay.tb) {
+        j.nb = min_sz(j.lay.tb, total - j.g0);
+        /* pad the samples this block reaches that earlier blocks did not (nimg slots suffice:
+         * a block touches at most nimg samples, so no slot still needed is overwritten) */
+        j.pad_lo = j.pad_hi;
+        j.pad_hi = (j.g0 + j.nb - 1) / wp->tiles + 1;
         for (j.phase = 0; j.phase < 3; j.phase++) {
             if (pool != NULL)
                 tc_pool_run(pool, wino_phase, &j);
@@ -429,4 +453,7 @@ void tc_wino_forward(const tc_wino *wp, const float *x, const float *bias, const
                 wino_phase(&j, 0);
         }
     }
+    /* activations other than relu (fused above) run over the whole output */
+    if (act != NULL && act->kind != TC_ACT_RELU && act->kind != TC_ACT_IDENTITY)
+        tc_act_apply(act, y, batch * wp->cout * wp->oh * wp->ow);
 }

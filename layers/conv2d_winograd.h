@@ -6,8 +6,8 @@
  *   Y = A^T [ sum_c (G g_oc G^T) .* (B^T d_c B) ] A
  * The 16 products over channels are 16 matrix multiplications [cout x cin] x [cin x tiles]
  * (engine/gemm.h), with the transformed weights G g G^T made and packed once at load. Tiles are
- * processed in blocks of `tb` so that scratch stays cache-sized whatever the image size. Every
- * output is computed by the same code whatever the batch or thread split.
+ * processed in blocks of `tb` (across samples) so that scratch stays cache-sized whatever the
+ * image size. Every output is computed by the same code whatever the batch or thread split.
  */
 #ifndef TC_CONV2D_WINOGRAD_H
 #define TC_CONV2D_WINOGRAD_H
@@ -26,10 +26,13 @@ typedef struct tc_wino {
     size_t pt, pl;              /* top and left padding (bottom and right follow from oh, ow) */
     size_t ty, tx;              /* tiles down and across: ceil(oh / 2), ceil(ow / 2) */
     size_t hp, wp;              /* padded input copy: 2 * ty + 2 rows of 2 * tx + 2 floats */
-    size_t tb;                  /* tiles per block, a multiple of 16 */
+    size_t tiles;               /* tiles of one sample: ty * tx */
+    size_t tb;                  /* tiles per block (of one or more samples), a multiple of 16 */
+    size_t xs;                  /* floats of one padded sample: cin * hp * wp */
+    size_t nimg;                /* padded samples kept: as many as one block can touch */
     size_t vs, ms;              /* floats between the 16 matrices of V and of M */
     size_t v_off, m_off;        /* floats from scratch to V [16][cin][tb] and M [16][cout][tb] */
-    size_t x_off;               /* floats from scratch to the padded input [cin][hp][wp] */
+    size_t x_off;               /* floats from scratch to the padded inputs [nimg][cin][hp][wp] */
     size_t scratch_bytes;       /* scratch needed by tc_wino_forward (rows pointers first) */
     const tc_gemm_kernel *kern; /* the kernel u is packed for */
     bool simd;                  /* transforms with AVX-512 (same results as the portable ones) */
@@ -45,10 +48,12 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
 /* Transforms and packs weight [cout, cin, 3, 3] for kern. Returns false when out of memory. */
 bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weight);
 void tc_wino_free(tc_wino *wp);
-/* One sample: y [cout, oh, ow] = act(conv(x [cin, h, w]) + bias) (bias may be NULL). scratch
- * holds wp->scratch_bytes, 64-byte aligned. With a pool, its threads share the work (the
- * results are the same bits). */
-void tc_wino_forward(const tc_wino *wp, const float *x, const float *bias, const tc_act *act,
-                     float *y, void *scratch, tc_pool *pool);
+/* batch samples: y [batch, cout, oh, ow] = act(conv(x [batch, cin, h, w]) + bias) (bias may be
+ * NULL). The tiles of consecutive samples share blocks, so that small images still give the
+ * matrix products long rows. scratch holds wp->scratch_bytes, 64-byte aligned. With a pool, its
+ * threads share the work. Each output is the same bits whatever the batch, the position of its
+ * sample in the batch and the number of threads. */
+void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const float *bias,
+                     const tc_act *act, float *y, void *scratch, tc_pool *pool);
 
 #endif

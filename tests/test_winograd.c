@@ -63,7 +63,7 @@ static void check_case(const tc_gemm_kernel *kern, const wcase *k)
     float *scratch = tc_gemm_buffer(wp.scratch_bytes / sizeof(float) + 1, &raw);
     assert_non_null(scratch);
     const tc_act act = {.kind = k->relu ? TC_ACT_RELU : TC_ACT_IDENTITY};
-    tc_wino_forward(&wp, x, k->bias ? b : NULL, &act, y, scratch, NULL);
+    tc_wino_forward(&wp, x, 1, k->bias ? b : NULL, &act, y, scratch, NULL);
 
     for (size_t o = 0; o < k->cout; o++) {
         for (size_t i = 0; i < oh; i++) {
@@ -187,13 +187,13 @@ static void test_winograd_threads_same_bits(void **state)
     float *scratch = tc_gemm_buffer(wp.scratch_bytes / sizeof(float) + 1, &raw);
     assert_non_null(scratch);
     const tc_act act = {.kind = TC_ACT_RELU};
-    tc_wino_forward(&wp, x, b, &act, y1, scratch, NULL);
+    tc_wino_forward(&wp, x, 1, b, &act, y1, scratch, NULL);
     for (int n = 2; n <= 3; n++) {
         tc_pool *pool = NULL;
         tc_error err;
         assert_int_equal(tc_pool_create(n, &pool, &err), TC_OK);
         memset(yn, 0, cout * h * w * sizeof *yn);
-        tc_wino_forward(&wp, x, b, &act, yn, scratch, pool);
+        tc_wino_forward(&wp, x, 1, b, &act, yn, scratch, pool);
         tc_pool_free(pool);
         assert_memory_equal(y1, yn, cout * h * w * sizeof *yn);
     }
@@ -204,6 +204,60 @@ static void test_winograd_threads_same_bits(void **state)
     test_free(b);
     test_free(y1);
     test_free(yn);
+}
+
+/* A batch shares blocks of tiles across samples: every sample of a batch gives the same bits as
+ * when run alone, for small images (a block holds several samples and ends mid-sample) and
+ * large ones (a sample spans blocks), on one thread and on a pool of 2. */
+static void test_winograd_batch_same_bits(void **state)
+{
+    (void)state;
+    static const size_t sizes[][2] = {{9, 23}, {40, 3}}; /* image side, batch */
+    const size_t cin = 40, cout = 24;
+    for (size_t si = 0; si < 2; si++) {
+        const size_t hw = sizes[si][0], batch = sizes[si][1];
+        const size_t nx = cin * hw * hw, ny = cout * hw * hw;
+        float *x = test_malloc(batch * nx * sizeof *x);
+        float *wt = test_malloc(cout * cin * 9 * sizeof *wt);
+        float *b = test_malloc(cout * sizeof *b);
+        float *y1 = test_malloc(ny * sizeof *y1);
+        float *yb = test_malloc(batch * ny * sizeof *yb);
+        for (size_t i = 0; i < batch * nx; i++)
+            x[i] = val((unsigned)i, 11);
+        for (size_t i = 0; i < cout * cin * 9; i++)
+            wt[i] = val((unsigned)i, 12) / 20.0f;
+        for (size_t i = 0; i < cout; i++)
+            b[i] = val((unsigned)i, 13);
+        tc_wino wp = {0};
+        assert_true(tc_wino_plan(&wp, cin, cout, hw, hw, hw, hw, 1, 1));
+        assert_true(tc_wino_prepare(&wp, tc_gemm_best(), wt));
+        /* the cases must exercise what they claim */
+        assert_true(si == 0 ? wp.tb % wp.tiles != 0 && wp.tb < batch * wp.tiles
+                            : wp.tiles > wp.tb);
+        void *raw = NULL;
+        float *scratch = tc_gemm_buffer(wp.scratch_bytes / sizeof(float) + 1, &raw);
+        assert_non_null(scratch);
+        const tc_act act = {.kind = TC_ACT_RELU};
+        tc_pool *pool = NULL;
+        tc_error err;
+        assert_int_equal(tc_pool_create(2, &pool, &err), TC_OK);
+        for (int threads = 1; threads <= 2; threads++) {
+            memset(yb, 0, batch * ny * sizeof *yb);
+            tc_wino_forward(&wp, x, batch, b, &act, yb, scratch, threads == 2 ? pool : NULL);
+            for (size_t s = 0; s < batch; s++) {
+                tc_wino_forward(&wp, x + s * nx, 1, b, &act, y1, scratch, NULL);
+                assert_memory_equal(y1, yb + s * ny, ny * sizeof *y1);
+            }
+        }
+        tc_pool_free(pool);
+        TC_FREE(raw);
+        tc_wino_free(&wp);
+        test_free(x);
+        test_free(wt);
+        test_free(b);
+        test_free(y1);
+        test_free(yb);
+    }
 }
 
 /* Appends a nested JSON array of n values (shape dims) from val(.., salt) / div to buf. */
@@ -342,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_winograd_plan_limits),
         cmocka_unit_test(test_direct_one_channel),
         cmocka_unit_test(test_winograd_threads_same_bits),
+        cmocka_unit_test(test_winograd_batch_same_bits),
         cmocka_unit_test(test_winograd_model_threads_and_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
