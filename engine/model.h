@@ -40,6 +40,13 @@ struct tc_model {
     size_t weight_floats;
 };
 
+/* Load-time fusion (engine/fuse.c). tc_fuse_plan marks the batchnorm and activation layers that
+ * the conv2d or dense before them will compute (before planning, which aliases their outputs);
+ * tc_fuse_fold folds the batchnorms into those layers' weights (after the weights are loaded and
+ * checked, before prepare packs them). */
+void tc_fuse_plan(tc_model *model);
+tc_status tc_fuse_fold(tc_model *model, tc_error *err);
+
 /* Plans the arena: lifetimes, in-place reuse, greedy placement (engine/plan.c). */
 tc_status tc_plan_memory(tc_model *model, tc_error *err);
 

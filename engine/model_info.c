@@ -54,8 +54,9 @@ tc_status tc_model_layer_info(const tc_model *model, int i, tc_layer_info *info)
     info->out_shape = l->out_shape;
     info->macs = l->macs;
     info->n_params = 0;
-    for (int k = 0; k < l->n_weights; k++)
-        info->n_params += l->weights[k].numel;
+    for (int k = 0; k < l->n_weights - (l->fused_bias ? 1 : 0); k++)
+        info->n_params += l->weights[k].numel; /* as in the file, not what fusion added */
+    info->fused_into = l->absorbed_by != 0 ? model->layers[l->absorbed_by - 1].name : NULL;
     return TC_OK;
 }
 

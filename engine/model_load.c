@@ -414,8 +414,10 @@ static tc_status build_model(tc_model *model, const cJSON *root, const char *bas
         st = infer_shapes(model, err);
     if (st == TC_OK)
         st = parse_labels(model, root, err);
-    if (st == TC_OK)
+    if (st == TC_OK) {
+        tc_fuse_plan(model);
         st = tc_plan_memory(model, err);
+    }
     if (st == TC_OK)
         st = tc_weights_load(model, base_dir, weights_file, err);
     for (int k = 0; k < model->n_layers && st == TC_OK; k++) {
@@ -423,6 +425,8 @@ static tc_status build_model(tc_model *model, const cJSON *root, const char *bas
         if (l->ops->check_weights != NULL)
             st = l->ops->check_weights(l, err);
     }
+    if (st == TC_OK)
+        st = tc_fuse_fold(model, err);
     for (int k = 0; k < model->n_layers && st == TC_OK; k++) {
         tc_layer *l = &model->layers[k];
         if (l->ops->prepare != NULL)
@@ -540,6 +544,7 @@ void tc_model_free(tc_model *model)
         if (l->ops != NULL && l->ops->destroy != NULL)
             l->ops->destroy(l);
         TC_FREE(l->params);
+        TC_FREE(l->fused_weights);
     }
     TC_FREE(model->layers);
     for (int i = 0; i < model->n_labels; i++)

@@ -108,8 +108,14 @@ tc_status tc_plan_memory(tc_model *model, tc_error *err)
         model->slots[i].numel = numel;
         unplanned += align_up(numel);
         int p = l->inputs[0];
-        bool inplace = (l->ops->flags & TC_LAYER_INPLACE_OK) && p >= 0 &&
+        /* an absorbed layer's output is its producer's (fuse.c: the only reader of it) */
+        bool inplace = (l->absorbed_by != 0 || (l->ops->flags & TC_LAYER_INPLACE_OK)) && p >= 0 &&
                        model->slots[p].numel == numel && bufs[buf_of[p]].last == i;
+        if (l->absorbed_by != 0 && !inplace) { /* fuse.c guarantees it; never compute garbage */
+            st = tc_error_set(err, TC_ERR_INTERNAL, l->where, "fused layer cannot share its "
+                              "producer's buffer");
+            goto done;
+        }
         if (inplace) {
             buf_of[i] = buf_of[p];
             bufs[buf_of[i]].last = last_use[i];

@@ -199,7 +199,10 @@ static tc_status run_layers(const tc_model *model, const pass *ps, tc_error *err
             }
         }
         tc_tensor out = {l->out_shape, ps->arena + model->slots[i].offset * (size_t)ps->batch};
-        tc_status st = l->ops->forward(l, in, l->n_inputs, &out, ps->batch, ps->scratch);
+        /* an absorbed layer's result is already in out (its producer's buffer; fuse.c) */
+        tc_status st = l->absorbed_by != 0 ? TC_OK
+                                   : l->ops->forward(l, in, l->n_inputs, &out, ps->batch,
+                                                     ps->scratch);
         if (st != TC_OK)
             return tc_error_set(err, st, l->where, "forward failed");
         if (ps->observer != NULL)

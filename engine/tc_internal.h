@@ -130,6 +130,13 @@ typedef struct tc_weight {
 
 typedef struct tc_layer_ops tc_layer_ops;
 
+/* What a layer that can absorb the batchnorm and activation after it exposes (engine/fuse.c). */
+typedef struct tc_fuse_target {
+    int *weight_slot; /* [channels, ...]: row c is scaled by channel c's factor */
+    int *bias_slot;   /* [channels], or -1: fusion then adds one */
+    struct tc_act *act; /* the layer's activation; must be identity to absorb anything */
+} tc_fuse_target;
+
 /* Engine-owned description of one layer: only what every layer shares. */
 typedef struct tc_layer {
     const tc_layer_ops *ops; /* the layer type */
@@ -143,6 +150,12 @@ typedef struct tc_layer {
     int n_weights;           /* used entries of weights[] */
     tc_weight weights[TC_MAX_WEIGHTS];
     void *params;            /* ops->params_size bytes, zeroed, owned by the engine */
+    /* load-time fusion (engine/fuse.c) */
+    int absorbed_by;         /* 1 + index of the conv2d/dense that computes this layer, 0 if
+                              * none; an absorbed layer is not run, its output aliased */
+    int fused_affine;        /* 1 + index of the batchnorm this layer absorbed, 0 if none */
+    float *fused_weights;    /* the folded weight and bias, owned; NULL if none */
+    bool fused_bias;         /* the last weight is a bias fusion added (not in the file) */
 } tc_layer;
 
 /* The data of a tensor during a run: `batch` samples of `shape` in a row. */
@@ -183,6 +196,13 @@ struct tc_layer_ops {
      * weights into the layout its kernels read. What it allocates, the layer owns and frees in
      * destroy (which may then run on a layer whose prepare never ran). Errors: TC_ERR_NOMEM. */
     tc_status (*prepare)(tc_layer *l, tc_error *err);
+    /* Load-time fusion (engine/fuse.c); each may be NULL. fuse_target: the layer (conv2d, dense)
+     * can compute the batchnorm and activation that follow it. channel_affine: the layer (a
+     * batchnorm) is y = x * mul + add per channel c (dim 0), mul and add in double. fusable_act:
+     * the layer is an activation that fuse_target layers can apply in its place. */
+    bool (*fuse_target)(tc_layer *l, tc_fuse_target *t);
+    void (*channel_affine)(const tc_layer *l, size_t c, double *mul, double *add);
+    bool (*fusable_act)(const tc_layer *l, struct tc_act *act);
 };
 
 /* Declares weight blob obj[key]: either an inline (flat or nested) array of numbers or

@@ -184,6 +184,9 @@ typedef struct tc_layer_info {
     tc_shape out_shape; /* per sample */
     size_t n_params;   /* weight elements */
     uint64_t macs;     /* multiply-accumulates per sample (0 where none) */
+    /* the layer that computes this one as part of itself (a batchnorm or activation after a
+     * conv2d or dense, fused at load), or NULL; borrowed */
+    const char *fused_into;
 } tc_layer_info;
 
 TC_API int tc_model_num_layers(const tc_model *model);

@@ -274,6 +274,14 @@ static tc_status act_parse(tc_layer *l, const cJSON *obj, const char *path, tc_e
     return tc_layer_add_weight(l, obj, "slope", path, TC_REQUIRED, &p->slope_slot, err);
 }
 
+/* Every function but prelu (which needs its slopes) can run in a conv2d or dense epilogue. */
+static bool act_fusable(const tc_layer *l, tc_act *act)
+{
+    const act_params *p = l->params;
+    *act = p->act;
+    return p->act.kind != TC_ACT_PRELU;
+}
+
 static tc_status act_infer_shape(tc_layer *l, const tc_shape *in, int n_in, tc_shape *out,
                                  tc_error *err)
 {
@@ -348,4 +356,5 @@ const tc_layer_ops tc_layer_activation = {
     .forward = act_forward,
     .destroy = NULL,
     .flags = TC_LAYER_INPLACE_OK,
+    .fusable_act = act_fusable,
 };

@@ -107,6 +107,17 @@ static tc_status batchnorm_forward(const tc_layer *l, const tc_tensor *in, int n
     return TC_OK;
 }
 
+/* As batchnorm_forward: y = (x - mean) * factor + bias = x * factor + (bias - mean * factor). */
+static void batchnorm_channel_affine(const tc_layer *l, size_t c, double *mul, double *add)
+{
+    const batchnorm_params *p = l->params;
+    const double factor = (double)tc_layer_weight_data(l, p->scale)[c] /
+                          sqrt((double)tc_layer_weight_data(l, p->var)[c] + p->epsilon);
+    *mul = factor;
+    *add = (double)tc_layer_weight_data(l, p->bias)[c] -
+           (double)tc_layer_weight_data(l, p->mean)[c] * factor;
+}
+
 const tc_layer_ops tc_layer_batchnorm = {
     .type = "batchnorm",
     .keys = batchnorm_keys,
@@ -118,4 +129,5 @@ const tc_layer_ops tc_layer_batchnorm = {
     .forward = batchnorm_forward,
     .flags = TC_LAYER_INPLACE_OK,
     .check_weights = batchnorm_check_weights,
+    .channel_affine = batchnorm_channel_affine,
 };

@@ -121,6 +121,13 @@ static tc_status dense_forward(const tc_layer *l, const tc_tensor *in, int n_in,
     return TC_OK;
 }
 
+static bool dense_fuse_target(tc_layer *l, tc_fuse_target *t)
+{
+    dense_params *p = l->params;
+    *t = (tc_fuse_target){&p->weight_slot, &p->bias_slot, &p->act};
+    return true;
+}
+
 const tc_layer_ops tc_layer_dense = {
     .type = "dense",
     .keys = dense_keys,
@@ -134,4 +141,5 @@ const tc_layer_ops tc_layer_dense = {
     .destroy = dense_destroy,
     .flags = 0,
     .prepare = dense_prepare,
+    .fuse_target = dense_fuse_target,
 };

@@ -168,6 +168,11 @@ static void print_profile(const tc_model *model, const profile *pr, int batch)
     for (int i = 0; i < n; i++) {
         tc_layer_info info;
         tc_model_layer_info(model, i, &info);
+        if (info.fused_into != NULL) { /* computed by an earlier layer: no time of its own */
+            printf("%-4d %-20s %-16s %10s (in %s)\n", i, info.name, info.type, "fused",
+                   info.fused_into);
+            continue;
+        }
         printf("%-4d %-20s %-16s %10.2f %10.2f %6.1f%% %10.1f\n", i, info.name, info.type,
                med[i] * 1e6, best[i] * 1e6, 100.0 * med[i] / total,
                med[i] > 0 ? 2.0 * (double)info.macs * batch / med[i] * 1e-9 : 0);

@@ -28,8 +28,9 @@ static void print_summary(const tc_model *model, const char *path)
     for (int i = 0; i < tc_model_num_layers(model); i++) {
         tc_layer_info info;
         tc_model_layer_info(model, i, &info);
-        printf("%-4d %-24s %-18s %-20s %12zu %14" PRIu64 "\n", i, info.name, info.type,
-               tc_shape_str(&info.out_shape, shape, sizeof shape), info.n_params, info.macs);
+        printf("%-4d %-24s %-18s %-20s %12zu %14" PRIu64 "%s%s\n", i, info.name, info.type,
+               tc_shape_str(&info.out_shape, shape, sizeof shape), info.n_params, info.macs,
+               info.fused_into ? "  fused into " : "", info.fused_into ? info.fused_into : "");
         total_params += info.n_params;
         total_macs += info.macs;
     }
