@@ -73,16 +73,31 @@ static tc_status too_many_pixels(const char *format, uint64_t w, uint64_t h, siz
                         (unsigned long long)w, (unsigned long long)h, max_pixels);
 }
 
-/* PNG: the CRCs of critical chunks (stb checks none) and the IHDR size before stb sees it. */
-static tc_status check_png(const uint8_t *d, size_t len, size_t max_pixels, tc_error *err)
+/* The CRC-32 of PNG chunks and gzip files (ISO 3309, reflected polynomial 0xEDB88320). The
+ * table is built by each caller (on its stack: no shared state between threads). */
+static void crc32_table(uint32_t table[256])
 {
-    uint32_t table[256];
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
         table[i] = c;
     }
+}
+
+static uint32_t crc32_of(const uint32_t table[256], const uint8_t *d, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        crc = table[(crc ^ d[i]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+/* PNG: the CRCs of critical chunks (stb checks none) and the IHDR size before stb sees it. */
+static tc_status check_png(const uint8_t *d, size_t len, size_t max_pixels, tc_error *err)
+{
+    uint32_t table[256];
+    crc32_table(table);
     if (len >= 24 && memcmp(d + 12, "IHDR", 4) == 0) {
         uint64_t w = be32(d + 16);
         uint64_t h = be32(d + 20);
@@ -105,11 +120,8 @@ static tc_status check_png(const uint8_t *d, size_t len, size_t max_pixels, tc_e
                                 "truncated PNG: chunk %.4s declares %lu bytes, the file has %zu "
                                 "left", (const char *)d + pos + 4, (unsigned long)n,
                                 len - pos - 12);
-        uint32_t crc = 0xFFFFFFFFu;
-        for (size_t i = pos + 4; i < pos + 8 + n; i++)
-            crc = table[(crc ^ d[i]) & 0xFF] ^ (crc >> 8);
         bool critical = (d[pos + 4] & 0x20) == 0; /* IHDR, PLTE, IDAT, IEND (as libpng) */
-        if (critical && (crc ^ 0xFFFFFFFFu) != be32(d + pos + 8 + n))
+        if (critical && crc32_of(table, d + pos + 4, 4 + (size_t)n) != be32(d + pos + 8 + n))
             return tc_error_set(err, TC_ERR_RANGE, "", "corrupt PNG: bad CRC in chunk %.4s",
                                 (const char *)d + pos + 4);
         if (memcmp(d + pos + 4, "IEND", 4) == 0) {
@@ -429,6 +441,16 @@ tc_status tc_gunzip(const uint8_t *data, size_t len, size_t max_out, uint8_t **o
         TC_FREE(buf);
         return tc_error_set(err, TC_ERR_RANGE, "",
                             "corrupt gzip data (inflated %d bytes, header says %zu)", n, isize);
+    }
+    uint32_t table[256];
+    crc32_table(table);
+    const uint32_t crc = (uint32_t)data[len - 8] | (uint32_t)data[len - 7] << 8 |
+                         (uint32_t)data[len - 6] << 16 | (uint32_t)data[len - 5] << 24;
+    if (crc32_of(table, buf, isize) != crc) { /* damaged data that still inflates */
+        TC_FREE(buf);
+        return tc_error_set(err, TC_ERR_RANGE, "",
+                            "corrupt gzip data: CRC-32 of the %zu inflated bytes is not the "
+                            "trailer's", isize);
     }
     *out = buf;
     *out_len = isize;

@@ -454,6 +454,21 @@ static void idx_gzip_corrupt(void **state)
     expect_bytes_error(*state, "isize10.idx.gz", bad, len, TC_ERR_RANGE,
                        "inflated 11 bytes, header says 10");
 
+    /* a damaged CRC-32 (the 4 bytes before ISIZE): the data inflates but is not what was
+     * written */
+    memcpy(bad, gz, len);
+    bad[len - 8] ^= 0x01;
+    expect_bytes_error(*state, "crc.idx.gz", bad, len, TC_ERR_RANGE,
+                       "CRC-32 of the 11 inflated bytes is not the trailer's");
+    /* and a stored block whose data byte changed, with the original CRC */
+    {
+        uint8_t plain[16], stored[64];
+        size_t n = make_idx(plain, sizeof plain, labels3_dims, 1, labels3, 3);
+        size_t slen = make_gzip_stored(stored, sizeof stored, plain, n);
+        stored[slen - 9] ^= 0x01; /* the last data byte (label 2), before the 8-byte trailer */
+        expect_bytes_error(*state, "flip.idx.gz", stored, slen, TC_ERR_RANGE, "CRC-32");
+    }
+
     /* a gzip header with a compression method other than 8 (deflate) */
     memcpy(bad, gz, len);
     bad[2] = 7;
