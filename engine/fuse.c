@@ -1,8 +1,10 @@
 /*
  * fuse.c - layer fusion decided at load. A conv2d or dense layer absorbs what follows it when
  * nothing else reads its output: first a batchnorm (folded into its weights and bias), then an
- * activation (applied in its kernel's epilogue). An absorbed layer is not run; its output is
- * its producer's buffer (plan.c), so shapes, names, outputs and summaries stay as in the file.
+ * activation (applied in its kernel's epilogue), then a 2x2 stride-2 max pool where its method
+ * can pool as it writes (Winograd: each tile is one pooling window). An absorbed layer is not
+ * run; its output is its producer's buffer (plan.c), so shapes, names, outputs and summaries
+ * stay as in the file. With a pool absorbed, that buffer holds the pooled values only.
  *
  * Folding: y = ((W x + b) - mean) * f + beta with f = scale / sqrt(var + eps) is
  * (W * f) x + ((b - mean) * f + beta), computed in double per channel and rounded once, so the
@@ -40,20 +42,29 @@ void tc_fuse_plan(tc_model *m)
     for (int i = 0; i < m->n_layers; i++) {
         tc_layer *l = &m->layers[i];
         tc_fuse_target t;
-        if (l->absorbed_by != 0 || l->ops->fuse_target == NULL || !l->ops->fuse_target(l, &t) ||
-            t.act->kind != TC_ACT_IDENTITY)
+        if (l->absorbed_by != 0 || l->ops->fuse_target == NULL || !l->ops->fuse_target(l, &t))
             continue;
+        /* a batchnorm or an activation only before the layer's own activation */
+        const bool own_act = t.act->kind != TC_ACT_IDENTITY;
         int j = only_consumer(m, i);
-        if (j >= 0 && m->layers[j].ops->channel_affine != NULL) {
+        if (j >= 0 && !own_act && m->layers[j].ops->channel_affine != NULL) {
             m->layers[j].absorbed_by = i + 1;
             l->fused_affine = j + 1;
             j = only_consumer(m, j);
         }
         tc_act act;
-        if (j >= 0 && m->layers[j].ops->fusable_act != NULL &&
+        if (j >= 0 && !own_act && m->layers[j].ops->fusable_act != NULL &&
             m->layers[j].ops->fusable_act(&m->layers[j], &act)) {
             m->layers[j].absorbed_by = i + 1;
             *t.act = act;
+            j = only_consumer(m, j);
+        }
+        /* a 2x2 max pool last: the layer writes only the pooled values */
+        if (j >= 0 && m->layers[j].ops->is_max2x2 != NULL && l->ops->absorb_max2x2 != NULL &&
+            m->layers[j].ops->is_max2x2(&m->layers[j], &l->out_shape) &&
+            l->ops->absorb_max2x2(l)) {
+            m->layers[j].absorbed_by = i + 1;
+            l->fused_pool = j + 1;
         }
     }
 }

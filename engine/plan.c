@@ -105,8 +105,14 @@ tc_status tc_plan_memory(tc_model *model, tc_error *err)
         const tc_layer *l = &model->layers[i];
         size_t numel = 0;
         tc_shape_numel(&l->out_shape, SIZE_MAX, &numel); /* checked by shape inference */
-        model->slots[i].numel = numel;
         unplanned += align_up(numel);
+        /* fuse.c: a layer that pools its output holds the pooled values, and a layer it
+         * absorbed shares that buffer and its contents */
+        if (l->fused_pool != 0)
+            tc_shape_numel(&model->layers[l->fused_pool - 1].out_shape, SIZE_MAX, &numel);
+        if (l->absorbed_by != 0)
+            numel = model->slots[l->absorbed_by - 1].numel;
+        model->slots[i].numel = numel;
         int p = l->inputs[0];
         /* an absorbed layer's output is its producer's (fuse.c: the only reader of it) */
         bool inplace = (l->absorbed_by != 0 || (l->ops->flags & TC_LAYER_INPLACE_OK)) && p >= 0 &&

@@ -156,6 +156,8 @@ typedef struct tc_layer {
     int fused_affine;        /* 1 + index of the batchnorm this layer absorbed, 0 if none */
     float *fused_weights;    /* the folded weight and bias, owned; NULL if none */
     bool fused_bias;         /* the last weight is a bias fusion added (not in the file) */
+    int fused_pool;          /* 1 + index of the max pool this layer computes, 0 if none; its
+                              * buffer then holds the pooled output */
 } tc_layer;
 
 /* The data of a tensor during a run: `batch` samples of `shape` in a row. */
@@ -203,6 +205,10 @@ struct tc_layer_ops {
     bool (*fuse_target)(tc_layer *l, tc_fuse_target *t);
     void (*channel_affine)(const tc_layer *l, size_t c, double *mul, double *add);
     bool (*fusable_act)(const tc_layer *l, struct tc_act *act);
+    /* is_max2x2: the layer is a 2x2 stride-2 max pool whose windows all lie inside input `in`.
+     * absorb_max2x2: the layer can pool its output so (and now will; false: it cannot). */
+    bool (*is_max2x2)(const tc_layer *l, const tc_shape *in);
+    bool (*absorb_max2x2)(tc_layer *l);
 };
 
 /* Declares weight blob obj[key]: either an inline (flat or nested) array of numbers or

@@ -546,6 +546,17 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
     return TC_OK;
 }
 
+/* Winograd tiles are the pooling windows of a following 2x2 max pool (after a relu at most:
+ * other activations must run before the pool, over every output). */
+static bool conv_absorb_max2x2(tc_layer *l)
+{
+    conv_params *p = l->params;
+    if (!p->winograd || (p->act.kind != TC_ACT_IDENTITY && p->act.kind != TC_ACT_RELU))
+        return false;
+    tc_wino_pool(&p->wino);
+    return true;
+}
+
 static bool conv_fuse_target(tc_layer *l, tc_fuse_target *t)
 {
     conv_params *p = l->params;
@@ -567,4 +578,5 @@ const tc_layer_ops tc_layer_conv2d = {
     .flags = 0,
     .prepare = conv_prepare,
     .fuse_target = conv_fuse_target,
+    .absorb_max2x2 = conv_absorb_max2x2,
 };

@@ -9,6 +9,7 @@
  * transform), one matrix product per xi gives M[xi][o][t] = sum_c U[xi][o][c] * V[xi][c][t],
  * and the output transform writes the 2x2 outputs of each tile, plus the bias.
  */
+#include <math.h>
 #include <string.h>
 
 #include "conv2d_winograd.h"
@@ -31,9 +32,10 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
     float *u = wp->u;
     void *u_raw = wp->u_raw;
     const tc_gemm_kernel *kern = wp->kern;
-    const bool simd = wp->simd;
+    const bool simd = wp->simd, pool = wp->pool;
     memset(wp, 0, sizeof *wp);
     wp->simd = simd;
+    wp->pool = pool;
     wp->u = u;
     wp->u_raw = u_raw;
     wp->kern = kern;
@@ -125,6 +127,11 @@ bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weigh
     return true;
 }
 
+void tc_wino_pool(tc_wino *wp)
+{
+    wp->pool = true;
+}
+
 void tc_wino_free(tc_wino *wp)
 {
     TC_FREE(wp->u_raw);
@@ -195,6 +202,35 @@ static void out_run_c(const float *m, size_t ms, size_t n, size_t cols, bool row
             if (row1)
                 y1[2 * j + q] = relu && a[1][q] < 0.0f ? 0.0f : a[1][q];
         }
+    }
+}
+
+/* The larger of a and b, or a NaN if either is one (maxpool2d's rule, layers/pool.c). */
+static inline float max_nan(float a, float b)
+{
+    return (b > a || b != b) ? b : a;
+}
+
+/* As out_run_c, but each tile's 2x2 outputs are max-pooled into y[j] (taps in maxpool2d's
+ * order: top-left, top-right, bottom-left, bottom-right). */
+static void out_pool_run_c(const float *m, size_t ms, size_t n, float bo, bool relu, float *y)
+{
+    for (size_t j = 0; j < n; j++) {
+        float s[2][4];
+        for (int q = 0; q < 4; q++) {
+            const float m0 = m[(size_t)q * ms + j], m1 = m[(size_t)(4 + q) * ms + j];
+            const float m2 = m[(size_t)(8 + q) * ms + j], m3 = m[(size_t)(12 + q) * ms + j];
+            s[0][q] = m0 + m1 + m2;
+            s[1][q] = m1 - m2 - m3;
+        }
+        float v = -INFINITY;
+        for (int r = 0; r < 2; r++) {
+            const float a[2] = {s[r][0] + s[r][1] + s[r][2] + bo,
+                                s[r][1] - s[r][2] - s[r][3] + bo};
+            for (int q = 0; q < 2; q++)
+                v = max_nan(v, relu && a[q] < 0.0f ? 0.0f : a[q]);
+        }
+        y[j] = v;
     }
 }
 
@@ -291,6 +327,43 @@ static AVX512 void out_run_avx512(const float *m, size_t ms, size_t n, size_t co
     }
 }
 
+/* As out_pool_run_c, 16 tiles per step. */
+static AVX512 void out_pool_run_avx512(const float *m, size_t ms, size_t n, float bo, bool relu,
+                                       float *y)
+{
+    const __m512 bv = _mm512_set1_ps(bo);
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t nn = n - j < 16 ? n - j : 16;
+        const __mmask16 ml = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
+        __m512 s[2][4];
+        for (int q = 0; q < 4; q++) {
+            const float *mq = m + j + (size_t)q * ms;
+            const __m512 m0 = _mm512_maskz_loadu_ps(ml, mq);
+            const __m512 m1 = _mm512_maskz_loadu_ps(ml, mq + 4 * ms);
+            const __m512 m2 = _mm512_maskz_loadu_ps(ml, mq + 8 * ms);
+            const __m512 m3 = _mm512_maskz_loadu_ps(ml, mq + 12 * ms);
+            s[0][q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            s[1][q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        __m512 v = _mm512_set1_ps(-INFINITY);
+        for (int r = 0; r < 2; r++) {
+            __m512 a[2] = {
+                _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), bv),
+                _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), bv)};
+            for (int q = 0; q < 2; q++) {
+                if (relu) /* max(0, x) gives x when x is NaN, as the portable relu */
+                    a[q] = _mm512_max_ps(_mm512_setzero_ps(), a[q]);
+                /* v = max_nan(v, a): a where a > v or a is NaN */
+                v = _mm512_mask_mov_ps(v,
+                                       _mm512_cmp_ps_mask(a[q], v, _CMP_GT_OQ) |
+                                           _mm512_cmp_ps_mask(a[q], a[q], _CMP_UNORD_Q),
+                                       a[q]);
+            }
+        }
+        _mm512_mask_storeu_ps(y + j, ml, v);
+    }
+}
+
 static bool have_avx512(void)
 {
     __builtin_cpu_init();
@@ -353,6 +426,19 @@ static void output_transform(const tc_wino *wp, const wino_layout *lay, const fl
             const size_t b = g / wp->tiles, t = g % wp->tiles;
             const size_t ty = t / wp->tx, tx0 = t % wp->tx;
             const size_t n = min_sz(wp->tx - tx0, g0 + nb - g);
+            if (wp->pool) { /* tile (ty, tx) is pooling window (ty, tx); floor drops the rest */
+                const size_t ph = oh / 2, pw = ow / 2;
+                const size_t np = ty < ph && tx0 < pw ? min_sz(n, pw - tx0) : 0;
+                float *yp = y + ((b * wp->cout + o) * ph + ty) * pw + tx0;
+#if defined(__GNUC__) && defined(__x86_64__)
+                if (wp->simd && np > 0)
+                    out_pool_run_avx512(mo + (g - g0), lay->ms, np, bo, relu, yp);
+                else
+#endif
+                    out_pool_run_c(mo + (g - g0), lay->ms, np, bo, relu, yp);
+                g += n;
+                continue;
+            }
             const size_t cols = min_sz(2 * n, ow - 2 * tx0);
             float *y0 = y + ((b * wp->cout + o) * oh + 2 * ty) * ow + 2 * tx0;
             const bool row1 = 2 * ty + 1 < oh;
@@ -454,6 +540,6 @@ void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const floa
         }
     }
     /* activations other than relu (fused above) run over the whole output */
-    if (act != NULL && act->kind != TC_ACT_RELU && act->kind != TC_ACT_IDENTITY)
+    if (act != NULL && act->kind != TC_ACT_RELU && act->kind != TC_ACT_IDENTITY && !wp->pool)
         tc_act_apply(act, y, batch * wp->cout * wp->oh * wp->ow);
 }

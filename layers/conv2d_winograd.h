@@ -36,6 +36,8 @@ typedef struct tc_wino {
     size_t scratch_bytes;       /* scratch needed by tc_wino_forward (rows pointers first) */
     const tc_gemm_kernel *kern; /* the kernel u is packed for */
     bool simd;                  /* transforms with AVX-512 (same results as the portable ones) */
+    bool pool;                  /* write the 2x2 stride-2 max pool of the output instead: one
+                                 * value per tile, [cout, oh / 2, ow / 2] (tc_wino_pool) */
     float *u;                   /* 16 transformed weight matrices [cout x cin], packed A layout */
     void *u_raw;                /* the allocation behind u */
 } tc_wino;
@@ -45,6 +47,9 @@ typedef struct tc_wino {
  * large for the padded copy or overflow (the caller then uses another method). */
 bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size_t oh, size_t ow,
                   size_t pt, size_t pl);
+/* From now on, forward writes the 2x2 stride-2 max pool (floor) of its output, after the
+ * relu if any; the same bits as pooling the written output. */
+void tc_wino_pool(tc_wino *wp);
 /* Transforms and packs weight [cout, cin, 3, 3] for kern. Returns false when out of memory. */
 bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weight);
 void tc_wino_free(tc_wino *wp);

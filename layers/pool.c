@@ -292,6 +292,12 @@ static bool is_max2x2(const pool_params *p, const tc_tensor *in, const tc_tensor
     return true;
 }
 
+static bool maxpool_is_max2x2(const tc_layer *l, const tc_shape *in)
+{
+    const tc_tensor t_in = {*in, NULL}, t_out = {l->out_shape, NULL};
+    return in->ndim == 3 && is_max2x2(l->params, &t_in, &t_out);
+}
+
 /* The larger of a and b, or a NaN if either is one (the generic loop's rule). */
 static inline float max_nan(float a, float b)
 {
@@ -463,6 +469,7 @@ const tc_layer_ops tc_layer_maxpool2d = {
     .parse = maxpool_parse,
     .infer_shape = pool_infer_shape,
     .forward = maxpool_forward,
+    .is_max2x2 = maxpool_is_max2x2,
 };
 
 const tc_layer_ops tc_layer_avgpool2d = {

@@ -260,6 +260,85 @@ static void test_winograd_batch_same_bits(void **state)
     }
 }
 
+/* maxpool2d's rule (layers/pool.c): the larger, or a NaN if either is one. */
+static float max_nan(float a, float b)
+{
+    return (b > a || b != b) ? b : a;
+}
+
+/* tc_wino_pool: the pooled output has the same bits as pooling the written output with
+ * maxpool2d's 2x2 stride-2 rule (floor: an odd last row or column is dropped), with and without
+ * relu, for every kernel this CPU has, over a batch, also when an input is NaN. */
+static void test_winograd_pool_same_bits(void **state)
+{
+    (void)state;
+    static const size_t sizes[][2] = {{14, 14}, {7, 7}, {9, 8}, {2, 3}};
+    const size_t cin = 17, cout = 19, batch = 3;
+    for (int ki = 0; ki < 3; ki++) {
+        const tc_gemm_kernel *kern = kernel_at(ki);
+        if (kern == NULL)
+            continue;
+        for (size_t si = 0; si < 4; si++) {
+            for (int variant = 0; variant < 3; variant++) { /* identity, relu, relu + NaN */
+                const size_t h = sizes[si][0], w = sizes[si][1], ph = h / 2, pw = w / 2;
+                const size_t nx = cin * h * w, ny = cout * h * w, np = cout * ph * pw;
+                float *x = test_malloc(batch * nx * sizeof *x);
+                float *wt = test_malloc(cout * cin * 9 * sizeof *wt);
+                float *b = test_malloc(cout * sizeof *b);
+                float *y = test_malloc(batch * ny * sizeof *y);
+                float *yp = test_malloc(batch * np * sizeof *yp);
+                for (size_t i = 0; i < batch * nx; i++)
+                    x[i] = val((unsigned)i, 14);
+                if (variant == 2)
+                    x[nx + 5] = NAN;
+                for (size_t i = 0; i < cout * cin * 9; i++)
+                    wt[i] = val((unsigned)i, 15) / 10.0f;
+                for (size_t i = 0; i < cout; i++)
+                    b[i] = val((unsigned)i, 16);
+                tc_wino plain = {0}, pooled = {0};
+                assert_true(tc_wino_plan(&plain, cin, cout, h, w, h, w, 1, 1));
+                tc_wino_pool(&pooled);
+                assert_true(tc_wino_plan(&pooled, cin, cout, h, w, h, w, 1, 1));
+                assert_true(pooled.pool);
+                assert_true(tc_wino_prepare(&plain, kern, wt));
+                assert_true(tc_wino_prepare(&pooled, kern, wt));
+                void *raw = NULL;
+                float *scratch = tc_gemm_buffer(plain.scratch_bytes / sizeof(float) + 1, &raw);
+                assert_non_null(scratch);
+                const tc_act act = {.kind = variant == 0 ? TC_ACT_IDENTITY : TC_ACT_RELU};
+                tc_wino_forward(&plain, x, batch, b, &act, y, scratch, NULL);
+                for (size_t i = 0; i < batch * np; i++)
+                    yp[i] = 12345.0f; /* every pooled value must be written */
+                tc_wino_forward(&pooled, x, batch, b, &act, yp, scratch, NULL);
+                for (size_t plane = 0; plane < batch * cout; plane++) {
+                    for (size_t i = 0; i < ph; i++) {
+                        for (size_t j = 0; j < pw; j++) {
+                            const float *r0 = y + plane * h * w + 2 * i * w + 2 * j;
+                            float want = max_nan(-INFINITY, r0[0]);
+                            want = max_nan(want, r0[1]);
+                            want = max_nan(want, r0[w]);
+                            want = max_nan(want, r0[w + 1]);
+                            const float got = yp[plane * ph * pw + i * pw + j];
+                            if (memcmp(&got, &want, sizeof got) != 0)
+                                fail_msg("kernel %d, %zux%zu, variant %d: plane %zu (%zu, %zu): "
+                                         "%g, want %g", ki, h, w, variant, plane, i, j,
+                                         (double)got, (double)want);
+                        }
+                    }
+                }
+                TC_FREE(raw);
+                tc_wino_free(&plain);
+                tc_wino_free(&pooled);
+                test_free(x);
+                test_free(wt);
+                test_free(b);
+                test_free(y);
+                test_free(yp);
+            }
+        }
+    }
+}
+
 /* Appends a nested JSON array of n values (shape dims) from val(.., salt) / div to buf. */
 static size_t put_weights(char *buf, size_t at, size_t cap, const int *dims, int nd, unsigned salt,
                           float div, unsigned *idx)
@@ -397,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_direct_one_channel),
         cmocka_unit_test(test_winograd_threads_same_bits),
         cmocka_unit_test(test_winograd_batch_same_bits),
+        cmocka_unit_test(test_winograd_pool_same_bits),
         cmocka_unit_test(test_winograd_model_threads_and_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
