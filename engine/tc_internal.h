@@ -228,6 +228,10 @@ static inline const float *tc_layer_weight_data(const tc_layer *l, int slot)
     return slot < 0 ? NULL : l->weights[slot].data;
 }
 
+/* One output row of a 2x2 stride-2 max pool from input rows r0 and r1 (2 * ow floats each),
+ * NaN-propagating, taps in maxpool2d's order (layers/pool.c; conv2d's fused pooling uses it). */
+void tc_max2x2_row(const float *r0, const float *r1, float *y, size_t ow);
+
 /* ---- activation functions, shared by the activation layer and fused activations ---- */
 
 typedef enum tc_act_kind {

@@ -3,6 +3,8 @@
  */
 #include "conv2d_direct.h"
 
+#include "tc_internal.h"
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
@@ -14,14 +16,15 @@ bool tc_conv_direct1_available(void)
     return __builtin_cpu_supports("avx512f");
 }
 
-/* nb output channels from o0 (nb a constant after inlining, so acc stays in registers). */
+/* Output rows i0..i1-1 of nb output channels from o0 (nb a constant after inlining, so acc
+ * stays in registers); channel o0 + o, row i goes to y + o * plane + (i - i0) * ow. */
 static inline __attribute__((always_inline, target("avx512f"))) void
-block(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, size_t dh,
-      size_t dw, const float *w, const float *bias, size_t o0, const size_t nb, bool relu, float *y)
+block(const float *xpad, size_t wp, size_t i0, size_t i1, size_t ow, size_t kh, size_t kw,
+      size_t dh, size_t dw, const float *w, const float *bias, size_t o0, const size_t nb,
+      bool relu, float *y, size_t plane)
 {
     const size_t taps = kh * kw;
-    const size_t plane = oh * ow;
-    for (size_t i = 0; i < oh; i++) {
+    for (size_t i = i0; i < i1; i++) {
         for (size_t j = 0; j < ow; j += 16) {
             const size_t n = ow - j < 16 ? ow - j : 16;
             const __mmask16 m = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
@@ -40,7 +43,7 @@ block(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, 
             for (size_t o = 0; o < nb; o++) {
                 /* max(0, x) gives x when x is NaN, as tc_act_apply's relu */
                 const __m512 r = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc[o]) : acc[o];
-                _mm512_mask_storeu_ps(y + (o0 + o) * plane + i * ow + j, m, r);
+                _mm512_mask_storeu_ps(y + o * plane + (i - i0) * ow + j, m, r);
             }
         }
     }
@@ -50,11 +53,36 @@ __attribute__((target("avx512f"))) void
 tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, size_t dh,
                 size_t dw, const float *w, const float *bias, size_t cout, bool relu, float *y)
 {
+    const size_t plane = oh * ow;
     size_t o0 = 0;
     for (; o0 + OB <= cout; o0 += OB)
-        block(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, OB, relu, y);
+        block(xpad, wp, 0, oh, ow, kh, kw, dh, dw, w, bias, o0, OB, relu, y + o0 * plane, plane);
     for (; o0 < cout; o0++)
-        block(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, 1, relu, y);
+        block(xpad, wp, 0, oh, ow, kh, kw, dh, dw, w, bias, o0, 1, relu, y + o0 * plane, plane);
+}
+
+__attribute__((target("avx512f"))) void
+tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw,
+                     size_t dh, size_t dw, const float *w, const float *bias, size_t cout,
+                     bool relu, float *y, float *rows)
+{
+    const size_t ph = oh / 2, pw = ow / 2, pplane = ph * pw;
+    for (size_t o0 = 0; o0 < cout; o0 += OB) {
+        const size_t nb = cout - o0 < OB ? cout - o0 : OB;
+        for (size_t pi = 0; pi < ph; pi++) {
+            /* the two output rows of pooled row pi, for nb channels: rows [nb][2][ow] */
+            if (nb == OB)
+                block(xpad, wp, 2 * pi, 2 * pi + 2, ow, kh, kw, dh, dw, w, bias, o0, OB, relu,
+                      rows, 2 * ow);
+            else
+                for (size_t o = 0; o < nb; o++)
+                    block(xpad, wp, 2 * pi, 2 * pi + 2, ow, kh, kw, dh, dw, w, bias, o0 + o, 1,
+                          relu, rows + o * 2 * ow, 2 * ow);
+            for (size_t o = 0; o < nb; o++)
+                tc_max2x2_row(rows + o * 2 * ow, rows + o * 2 * ow + ow,
+                              y + (o0 + o) * pplane + pi * pw, pw);
+        }
+    }
 }
 
 #else
@@ -70,6 +98,14 @@ void tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
 {
     (void)xpad, (void)wp, (void)oh, (void)ow, (void)kh, (void)kw, (void)dh, (void)dw, (void)w;
     (void)bias, (void)cout, (void)relu, (void)y; /* never called: not available */
+}
+
+void tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
+                          size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
+                          size_t cout, bool relu, float *y, float *rows)
+{
+    (void)xpad, (void)wp, (void)oh, (void)ow, (void)kh, (void)kw, (void)dh, (void)dw, (void)w;
+    (void)bias, (void)cout, (void)relu, (void)y, (void)rows; /* never called: not available */
 }
 
 #endif

@@ -21,4 +21,12 @@ void tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
                      size_t dh, size_t dw, const float *w, const float *bias, size_t cout,
                      bool relu, float *y);
 
+/* As tc_conv_direct1, then the 2x2 stride-2 max pool (floor) of each output channel into
+ * y [cout, oh / 2, ow / 2], computed two output rows at a time in rows (2 * 8 * ow floats) so
+ * the full output is never written; the same bits as pooling it with maxpool2d. */
+void tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
+                          size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
+                          size_t cout, bool relu, float *y, float *rows);
+#define TC_CONV_DIRECT1_POOL_ROWS(ow) (2 * 8 * (ow)) /* floats of rows for tc_conv_direct1_pool */
+
 #endif

@@ -345,6 +345,22 @@ static bool have_avx512(void)
 }
 #endif
 
+void tc_max2x2_row(const float *r0, const float *r1, float *y, size_t ow)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (have_avx512()) {
+        max2x2_row_avx512(r0, r1, y, ow);
+        return;
+    }
+#endif
+    for (size_t j = 0; j < ow; j++) {
+        float m = max_nan(-INFINITY, r0[2 * j]);
+        m = max_nan(m, r0[2 * j + 1]);
+        m = max_nan(m, r1[2 * j]);
+        y[j] = max_nan(m, r1[2 * j + 1]);
+    }
+}
+
 /* 2x2 stride 2 max pool: two input rows give one output row; no window bookkeeping, and the
  * inner loop vectorizes. Taps are visited in the generic loop's order. */
 static void max2x2(const tc_tensor *in, tc_tensor *out, int batch)
@@ -352,29 +368,10 @@ static void max2x2(const tc_tensor *in, tc_tensor *out, int batch)
     const size_t h = (size_t)in[0].shape.dim[1], w = (size_t)in[0].shape.dim[2];
     const size_t oh = (size_t)out->shape.dim[1], ow = (size_t)out->shape.dim[2];
     const size_t planes = (size_t)batch * (size_t)in[0].shape.dim[0];
-#if defined(__GNUC__) && defined(__x86_64__)
-    const bool simd = have_avx512();
-#endif
     for (size_t c = 0; c < planes; c++) {
         const float *x = in[0].data + c * h * w;
-        float *y = out->data + c * oh * ow;
-        for (size_t i = 0; i < oh; i++) {
-            const float *r0 = x + 2 * i * w;
-            const float *r1 = r0 + w;
-            float *yr = y + i * ow;
-#if defined(__GNUC__) && defined(__x86_64__)
-            if (simd) {
-                max2x2_row_avx512(r0, r1, yr, ow);
-                continue;
-            }
-#endif
-            for (size_t j = 0; j < ow; j++) {
-                float m = max_nan(-INFINITY, r0[2 * j]);
-                m = max_nan(m, r0[2 * j + 1]);
-                m = max_nan(m, r1[2 * j]);
-                yr[j] = max_nan(m, r1[2 * j + 1]);
-            }
-        }
+        for (size_t i = 0; i < oh; i++)
+            tc_max2x2_row(x + 2 * i * w, x + (2 * i + 1) * w, out->data + (c * oh + i) * ow, ow);
     }
 }
 

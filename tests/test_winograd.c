@@ -455,6 +455,65 @@ static void check_direct(size_t oh, size_t ow, size_t kh, size_t kw, size_t dh, 
     test_free(y);
 }
 
+/* tc_conv_direct1_pool gives the same bits as tc_conv_direct1 followed by maxpool2d's 2x2
+ * stride-2 rule (floor), also with a NaN input and channel counts leaving a partial block. */
+static void check_direct_pool(size_t oh, size_t ow, size_t kh, size_t kw, size_t cout, bool relu,
+                              bool with_nan)
+{
+    const size_t hp = oh + kh - 1, wp = ow + kw - 1, ph = oh / 2, pw = ow / 2;
+    float *x = test_malloc(hp * wp * sizeof *x);
+    float *wt = test_malloc(cout * kh * kw * sizeof *wt);
+    float *b = test_malloc(cout * sizeof *b);
+    float *y = test_malloc(cout * oh * ow * sizeof *y);
+    float *yp = test_malloc((cout * ph * pw + 1) * sizeof *yp);
+    float *rows = test_malloc(TC_CONV_DIRECT1_POOL_ROWS(ow) * sizeof *rows);
+    for (size_t i = 0; i < hp * wp; i++)
+        x[i] = val((unsigned)i, 17);
+    if (with_nan)
+        x[wp + 2] = NAN;
+    for (size_t i = 0; i < cout * kh * kw; i++)
+        wt[i] = val((unsigned)i, 18) / 3.0f;
+    for (size_t i = 0; i < cout; i++)
+        b[i] = val((unsigned)i, 19);
+    for (size_t i = 0; i <= cout * ph * pw; i++)
+        yp[i] = 12345.0f;
+    tc_conv_direct1(x, wp, oh, ow, kh, kw, 1, 1, wt, b, cout, relu, y);
+    tc_conv_direct1_pool(x, wp, oh, ow, kh, kw, 1, 1, wt, b, cout, relu, yp, rows);
+    for (size_t o = 0; o < cout; o++) {
+        for (size_t i = 0; i < ph; i++) {
+            for (size_t j = 0; j < pw; j++) {
+                const float *r0 = y + (o * oh + 2 * i) * ow + 2 * j;
+                float want = max_nan(-INFINITY, r0[0]);
+                want = max_nan(want, r0[1]);
+                want = max_nan(want, r0[ow]);
+                want = max_nan(want, r0[ow + 1]);
+                const float got = yp[(o * ph + i) * pw + j];
+                if (memcmp(&got, &want, sizeof got) != 0)
+                    fail_msg("direct pool %zux%zu cout %zu: [%zu][%zu][%zu] = %g, want %g", oh,
+                             ow, cout, o, i, j, (double)got, (double)want);
+            }
+        }
+    }
+    assert_true(yp[cout * ph * pw] == 12345.0f); /* nothing written past the end */
+    test_free(x);
+    test_free(wt);
+    test_free(b);
+    test_free(y);
+    test_free(yp);
+    test_free(rows);
+}
+
+static void test_direct_pool_same_bits(void **state)
+{
+    (void)state;
+    if (!tc_conv_direct1_available())
+        skip();
+    check_direct_pool(28, 28, 3, 3, 32, true, false);
+    check_direct_pool(28, 28, 5, 5, 6, true, true); /* LeNet's first layer; a NaN */
+    check_direct_pool(9, 35, 3, 3, 11, false, false); /* odd sizes, 8 + 3 channels */
+    check_direct_pool(3, 2, 3, 3, 17, true, true);
+}
+
 static void test_direct_one_channel(void **state)
 {
     (void)state;
@@ -474,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_winograd_many_blocks),
         cmocka_unit_test(test_winograd_plan_limits),
         cmocka_unit_test(test_direct_one_channel),
+        cmocka_unit_test(test_direct_pool_same_bits),
         cmocka_unit_test(test_winograd_threads_same_bits),
         cmocka_unit_test(test_winograd_batch_same_bits),
         cmocka_unit_test(test_winograd_pool_same_bits),
