@@ -23,7 +23,8 @@ static const char bench_usage[] =
     "Runs MODEL on random inputs (fixed seed): warms up, then runs for S seconds and prints the\n"
     "median and 90th-percentile latency of one run, microseconds per image, images per second,\n"
     "GFLOP/s (2 x multiply-accumulates per image, from the layers) and the share of this\n"
-    "machine's measured peak (an FMA loop on each thread's core). With --gemm N, times an\n"
+    "machine's measured peak (an FMA loop on each thread's core), and the median time of\n"
+    "loading the model (parse, check, plan, fuse, pack). With --gemm N, times an\n"
     "N x N x N matrix product with each matrix kernel this CPU supports instead.\n"
     "\n"
     "options:\n"
@@ -31,7 +32,8 @@ static const char bench_usage[] =
     "  --batch N          samples per run (default 1)\n"
     "  --threads T        threads (default: all cores)\n"
     "  --seconds S        measuring time (default 2)\n"
-    "  --json             one JSON object: us_per_image, images_per_s, gflops, batch, threads, ...\n"
+    "  --json             one JSON object: us_per_image, images_per_s, gflops, batch, threads,\n"
+    "                     load_ms, ...\n"
     "  --per-layer        time each layer too (on one thread)\n"
     "  --gemm N           time the matrix kernels on N x N x N\n"
     "  -h, --help         this help\n";
@@ -204,6 +206,28 @@ static size_t time_runs(const tc_model *model, tc_workspace *ws, const float *x,
     return runs;
 }
 
+/* The median time of loading the model (read, parse, check, plan, fold, pack: what a process
+ * pays before its first run), over up to LOAD_RUNS loads or about 0.3 s. */
+#define LOAD_RUNS 51
+static double load_seconds(const char *path)
+{
+    double t[LOAD_RUNS];
+    size_t n = 0;
+    const double end = now() + 0.3;
+    do {
+        tc_model *m = NULL;
+        tc_error err;
+        const double t0 = now();
+        const tc_status st = tc_model_load(path, NULL, &m, &err);
+        t[n++] = now() - t0;
+        tc_model_free(m);
+        if (st != TC_OK)
+            return 0; /* loaded once already: cannot happen unless the file changed */
+    } while (n < LOAD_RUNS && now() < end);
+    qsort(t, n, sizeof *t, cmp_double);
+    return quantile(t, n, 0.5);
+}
+
 static int bench_model(const bench_opts *o)
 {
     tc_error err;
@@ -211,6 +235,7 @@ static int bench_model(const bench_opts *o)
     tc_workspace *ws = NULL;
     if (tc_model_load(o->model, NULL, &model, &err) != TC_OK)
         return cli_report(&err);
+    const double load = load_seconds(o->model);
     const int batch = (int)o->batch;
     const int threads = (int)o->threads;
     if (tc_workspace_create(model, batch, &ws, &err) != TC_OK ||
@@ -252,12 +277,14 @@ static int bench_model(const bench_opts *o)
         printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"runs\": %zu, "
                "\"median_us\": %.3f, \"p90_us\": %.3f, \"us_per_image\": %.3f, "
                "\"images_per_s\": %.1f, \"gflops\": %.2f, \"peak_gflops\": %.1f, "
-               "\"share_of_peak\": %.3f, \"kernel\": \"%s\"}\n",
+               "\"share_of_peak\": %.3f, \"kernel\": \"%s\", \"load_ms\": %.3f}\n",
                o->model, batch, threads, runs, med * 1e6, p90 * 1e6, med * 1e6 / batch,
-               batch / med, gflops, peak, peak > 0 ? gflops / peak : 0.0, tc_gemm_best()->name);
+               batch / med, gflops, peak, peak > 0 ? gflops / peak : 0.0, tc_gemm_best()->name,
+               load * 1e3);
     } else {
         printf("model: %s, batch %d, %d thread%s, kernel %s, %zu runs in %.1f s\n", o->model,
                batch, threads, threads == 1 ? "" : "s", tc_gemm_best()->name, runs, o->seconds);
+        printf("model load (parse, check, plan, pack): median %.3f ms\n", load * 1e3);
         printf("latency per run: median %.1f us, p90 %.1f us\n", med * 1e6, p90 * 1e6);
         printf("per image: %.2f us, %.0f images/s\n", med * 1e6 / batch, batch / med);
         printf("compute: %.3f MFLOP per image, %.1f GFLOP/s", 2.0 * (double)macs * 1e-6, gflops);

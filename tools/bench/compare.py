@@ -9,16 +9,22 @@ issue 7, side by side on this machine, in one go:
      alternating, each for SECONDS, and prints the medians and the ratio tinycnn / ORT of the
      microseconds per image (below 1: tinycnn is faster).
 
+Then the shipped Fashion-MNIST model as a whole process: `tinycnn predict` on one image (wall
+time, peak resident memory) and the model load time, against issue 7's targets.
+
 usage: /usr/bin/python3 tools/bench/compare.py [--seconds S] [--repeat R] [--build DIR] [--nice]
+                                               [--process-only]
 Not part of the test suite. --nice runs both engines at nice -15 (root), which shields the
 figures from other processes on a busy machine; it favours neither engine.
 """
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -53,10 +59,15 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--build", default="/tmp/build_tinycnn_bench")
     ap.add_argument("--nice", action="store_true")
+    ap.add_argument("--process-only", action="store_true",
+                    help="only the whole-process figures of the shipped model")
     args = ap.parse_args()
     models = os.path.join(args.build, "bench_models")
     prepare(args.build, models)
     tinycnn = os.path.join(args.build, "tinycnn")
+    if args.process_only:
+        process_figures(tinycnn, args.nice)
+        return
     rows = []
     for net in NETS:
         for batch in (1, 64):
@@ -84,6 +95,46 @@ def main():
     for net, batch, threads, o, t, gf, ratio in rows:
         print("| %s | %d | %d | %.1f | %.1f | %.1f | %.0f | %.0f | %.2f |"
               % (net, batch, threads, o, t, gf, 1e6 / o, 1e6 / t, ratio))
+    process_figures(tinycnn, args.nice)
+
+
+def peak_rss_kib(cmd):
+    """Runs cmd in a fresh interpreter and returns the largest resident size of its children
+    (only cmd), in KiB, from getrusage."""
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+            "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN)"
+            ".ru_maxrss)")
+    return int(run(["/usr/bin/python3", "-c", code] + cmd, stdout=subprocess.PIPE).stdout)
+
+
+def process_figures(tinycnn, nice):
+    """The shipped Fashion-MNIST model as a whole process: `tinycnn predict` on one image
+    (median wall time of 30 runs, peak resident memory) and the model load time."""
+    model = os.path.join(ROOT, "models", "fashion_mnist", "model.json")
+    image = os.path.join(ROOT, "samples", "fashion_0000_ankle_boot.png")
+    prefix = ["nice", "-n", "-15"] if nice else []
+    cmd = prefix + [tinycnn, "predict", "-m", model, image]
+    walls = []
+    for _ in range(30):
+        t0 = time.perf_counter()
+        run(cmd, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - t0)
+    rss = peak_rss_kib([tinycnn, "predict", "-m", model, image])
+    load = measure([tinycnn, "bench", "-m", model, "--seconds", "0.2", "--json"], nice)["load_ms"]
+    summary = run([tinycnn, "summary", "-m", model], stdout=subprocess.PIPE).stdout
+    weights = int(re.search(r"\((\d+) bytes\)", summary).group(1))
+    arena = int(re.search(r"memory: (\d+) bytes", summary).group(1))
+    batch = 16  # predict's default batch: its workspace holds 16 samples
+    limit = 3 * (weights + arena * batch) + 8 * 2**20
+    print()
+    print("| shipped Fashion-MNIST model | measured | target |")
+    print("|---|---|---|")
+    print("| `tinycnn predict` on one image, whole process (median of 30) | %.2f ms | < 5 ms |"
+          % (statistics.median(walls) * 1e3))
+    print("| model load (parse, check, plan, fuse, pack; median) | %.3f ms | < 5 ms |" % load)
+    print("| peak resident memory of that predict run | %.1f MiB | < 3 x (%.2f MiB weights + "
+          "%.2f MiB arena for %d) + 8 MiB = %.1f MiB |"
+          % (rss / 1024, weights / 2**20, arena * batch / 2**20, batch, limit / 2**20))
 
 
 if __name__ == "__main__":
