@@ -49,16 +49,40 @@ block(const float *xpad, size_t wp, size_t i0, size_t i1, size_t ow, size_t kh, 
     }
 }
 
+/* block() with nb (1..OB) made a constant, so a partial block (LeNet's 6 channels) still
+ * keeps its accumulators in registers and reads each input vector once for all nb. */
+static __attribute__((target("avx512f"))) void
+block_n(const float *xpad, size_t wp, size_t i0, size_t i1, size_t ow, size_t kh, size_t kw,
+        size_t dh, size_t dw, const float *w, const float *bias, size_t o0, size_t nb, bool relu,
+        float *y, size_t plane)
+{
+#define BLOCK_CASE(k)                                                                              \
+    case k:                                                                                        \
+        block(xpad, wp, i0, i1, ow, kh, kw, dh, dw, w, bias, o0, k, relu, y, plane);               \
+        break;
+    switch (nb) {
+        BLOCK_CASE(1)
+        BLOCK_CASE(2)
+        BLOCK_CASE(3)
+        BLOCK_CASE(4)
+        BLOCK_CASE(5)
+        BLOCK_CASE(6)
+        BLOCK_CASE(7)
+    default:
+        block(xpad, wp, i0, i1, ow, kh, kw, dh, dw, w, bias, o0, OB, relu, y, plane);
+    }
+#undef BLOCK_CASE
+}
+
 __attribute__((target("avx512f"))) void
 tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, size_t dh,
                 size_t dw, const float *w, const float *bias, size_t cout, bool relu, float *y)
 {
     const size_t plane = oh * ow;
-    size_t o0 = 0;
-    for (; o0 + OB <= cout; o0 += OB)
-        block(xpad, wp, 0, oh, ow, kh, kw, dh, dw, w, bias, o0, OB, relu, y + o0 * plane, plane);
-    for (; o0 < cout; o0++)
-        block(xpad, wp, 0, oh, ow, kh, kw, dh, dw, w, bias, o0, 1, relu, y + o0 * plane, plane);
+    for (size_t o0 = 0; o0 < cout; o0 += OB) {
+        const size_t nb = cout - o0 < OB ? cout - o0 : OB;
+        block_n(xpad, wp, 0, oh, ow, kh, kw, dh, dw, w, bias, o0, nb, relu, y + o0 * plane, plane);
+    }
 }
 
 __attribute__((target("avx512f"))) void
@@ -71,13 +95,8 @@ tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
         const size_t nb = cout - o0 < OB ? cout - o0 : OB;
         for (size_t pi = 0; pi < ph; pi++) {
             /* the two output rows of pooled row pi, for nb channels: rows [nb][2][ow] */
-            if (nb == OB)
-                block(xpad, wp, 2 * pi, 2 * pi + 2, ow, kh, kw, dh, dw, w, bias, o0, OB, relu,
-                      rows, 2 * ow);
-            else
-                for (size_t o = 0; o < nb; o++)
-                    block(xpad, wp, 2 * pi, 2 * pi + 2, ow, kh, kw, dh, dw, w, bias, o0 + o, 1,
-                          relu, rows + o * 2 * ow, 2 * ow);
+            block_n(xpad, wp, 2 * pi, 2 * pi + 2, ow, kh, kw, dh, dw, w, bias, o0, nb, relu,
+                    rows, 2 * ow);
             for (size_t o = 0; o < nb; o++)
                 tc_max2x2_row(rows + o * 2 * ow, rows + o * 2 * ow + ow,
                               y + (o0 + o) * pplane + pi * pw, pw);
