@@ -16,6 +16,8 @@
 
 #define WINO_BUDGET (1 << 18) /* floats of V and M per block (1 MiB: L2 keeps room) */
 #define WINO_TB_MAX 512
+#define WINO_OB 24 /* output channels per block of products (a multiple of every kernel's mr):
+                    * M holds one block, so it stays small next to the weights of later layers */
 #define WINO_XPAD_MAX (1 << 22) /* floats of padded input copy */
 
 static bool have_avx512(void);
@@ -60,8 +62,9 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
     if (!tc_mul_size(cin, wp->hp, &wp->xs) || !tc_mul_size(wp->xs, wp->wp, &wp->xs))
         return false;
     wp->tiles = wp->ty * wp->tx;
+    wp->ob = min_sz(cout, WINO_OB);
     /* Blocks of tb tiles, a multiple of the AVX-512 kernel's 64 columns when that fits. */
-    size_t tb = WINO_BUDGET / (16 * (cin + cout));
+    size_t tb = WINO_BUDGET / (16 * (cin + wp->ob));
     tb = tb >= 64 ? tb / 64 * 64 : tb / 16 * 16;
     wp->tb = tb < 16 ? 16 : tb > WINO_TB_MAX ? WINO_TB_MAX : tb;
     /* a block of tb consecutive tiles touches at most this many samples */
@@ -77,7 +80,7 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
     /* The 16 matrices are 16 streams: offset them by a cache line each so that they do not
      * all map to the same L1 set (tb * channels is often a multiple of 4 KiB). */
     if (!tc_mul_size(cin, wp->tb, &wp->vs) || !tc_add_size(wp->vs, 16, &wp->vs) ||
-        !tc_mul_size(cout, wp->tb, &wp->ms) || !tc_add_size(wp->ms, 16, &wp->ms) ||
+        !tc_mul_size(wp->ob, wp->tb, &wp->ms) || !tc_add_size(wp->ms, 16, &wp->ms) ||
         !tc_mul_size(16, wp->vs, &v) || !tc_mul_size(16, wp->ms, &m))
         return false;
     wp->v_off = (ptr_floats + 15) / 16 * 16;
@@ -120,9 +123,12 @@ bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weigh
             }
         }
     }
-    for (size_t xi = 0; xi < 16; xi++)
-        tc_gemm_pack_a(kern, cout, cin, tmp + xi * cout * cin, (ptrdiff_t)cin, 1,
-                       wp->u + xi * cout * cin);
+    for (size_t o0 = 0; o0 < cout; o0 += wp->ob) { /* per block of channels, per product */
+        const size_t obb = min_sz(wp->ob, cout - o0);
+        for (size_t xi = 0; xi < 16; xi++)
+            tc_gemm_pack_a(kern, obb, cin, tmp + (xi * cout + o0) * cin, (ptrdiff_t)cin, 1,
+                           wp->u + (16 * o0 + xi * obb) * cin);
+    }
     TC_FREE(raw_tmp);
     return true;
 }
@@ -415,13 +421,13 @@ static void input_transform(const tc_wino *wp, const wino_layout *lay, const flo
 /* Y = A^T M A + bias for the tiles g0..g0+nb-1 and output channels o0..o1-1, written into
  * y [batch, cout, oh, ow]. */
 static void output_transform(const tc_wino *wp, const wino_layout *lay, const float *mbuf,
-                             size_t g0, size_t nb, const float *bias, bool relu, float *y,
-                             size_t o0, size_t o1)
+                             size_t mo0, size_t g0, size_t nb, const float *bias, bool relu,
+                             float *y, size_t o0, size_t o1)
 {
     const size_t oh = wp->oh, ow = wp->ow;
     for (size_t o = o0; o < o1; o++) {
         const float bo = bias != NULL ? bias[o] : 0.0f;
-        const float *mo = mbuf + o * lay->tb;
+        const float *mo = mbuf + (o - mo0) * lay->tb; /* mbuf holds channels from mo0 */
         for (size_t g = g0; g < g0 + nb;) {
             const size_t b = g / wp->tiles, t = g % wp->tiles;
             const size_t ty = t / wp->tx, tx0 = t % wp->tx;
@@ -464,6 +470,7 @@ typedef struct wino_job {
     float *v, *mbuf, *xpads;
     wino_layout lay;
     size_t g0, nb;    /* the block of tiles */
+    size_t o0, obb;   /* phases 1 and 2: the block of output channels */
     size_t pad_lo;    /* samples pad_lo..pad_hi-1 are padded in phase 0 of this block */
     size_t pad_hi;
     int phase;        /* 0: pad and transform the input, 1: products, 2: output transform */
@@ -493,18 +500,19 @@ static void wino_phase(void *arg, int t)
     } else if (j->phase == 1) {
         share(16, t, j->n_threads, &lo, &hi);
         for (size_t xi = lo; xi < hi; xi++) {
-            const tc_gemm_a a = {wp->u + xi * wp->cout * wp->cin, 1, 0, 0};
+            const tc_gemm_a a = {wp->u + (16 * j->o0 + xi * j->obb) * wp->cin, 1, 0, 0};
             const float **rows = j->rows + xi * wp->cin;
             const float *vx = j->v + xi * j->lay.vs;
             for (size_t c = 0; c < wp->cin; c++)
                 rows[c] = vx + c * j->lay.tb; /* rows of tb >= npad(nb) floats */
-            tc_gemm_rows(wp->kern, wp->cout, j->nb, wp->cin, &a, rows,
+            tc_gemm_rows(wp->kern, j->obb, j->nb, wp->cin, &a, rows,
                          j->mbuf + xi * j->lay.ms, j->lay.tb, NULL);
         }
     } else {
         const bool relu = j->act != NULL && j->act->kind == TC_ACT_RELU;
-        share(wp->cout, t, j->n_threads, &lo, &hi);
-        output_transform(wp, &j->lay, j->mbuf, j->g0, j->nb, j->bias, relu, j->y, lo, hi);
+        share(j->obb, t, j->n_threads, &lo, &hi);
+        output_transform(wp, &j->lay, j->mbuf, j->o0, j->g0, j->nb, j->bias, relu, j->y,
+                         j->o0 + lo, j->o0 + hi);
     }
 }
 
@@ -525,18 +533,22 @@ void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const floa
     /* V and M as dense as this batch allows (they fit: tb <= wp->tb) */
     j.lay.tb = min_sz(wp->tb, (total + 15) / 16 * 16);
     j.lay.vs = wp->cin * j.lay.tb + 16;
-    j.lay.ms = wp->cout * j.lay.tb + 16;
+    j.lay.ms = wp->ob * j.lay.tb + 16;
     for (j.g0 = 0; j.g0 < total; j.g0 += j.lay.tb) {
         j.nb = min_sz(j.lay.tb, total - j.g0);
         /* pad the samples this block reaches that earlier blocks did not (nimg slots suffice:
          * a block touches at most nimg samples, so no slot still needed is overwritten) */
         j.pad_lo = j.pad_hi;
         j.pad_hi = (j.g0 + j.nb - 1) / wp->tiles + 1;
-        for (j.phase = 0; j.phase < 3; j.phase++) {
+        /* the input transform once, then products and output transform per channel block */
+        for (j.o0 = 0, j.phase = 0; j.o0 < wp->cout; j.phase = j.phase == 2 ? 1 : j.phase + 1) {
+            j.obb = min_sz(wp->ob, wp->cout - j.o0);
             if (pool != NULL)
                 tc_pool_run(pool, wino_phase, &j);
             else
                 wino_phase(&j, 0);
+            if (j.phase == 2)
+                j.o0 += wp->ob;
         }
     }
     /* activations other than relu (fused above) run over the whole output */

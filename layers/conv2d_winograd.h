@@ -27,18 +27,20 @@ typedef struct tc_wino {
     size_t ty, tx;              /* tiles down and across: ceil(oh / 2), ceil(ow / 2) */
     size_t hp, wp;              /* padded input copy: 2 * ty + 2 rows of 2 * tx + 2 floats */
     size_t tiles;               /* tiles of one sample: ty * tx */
+    size_t ob;                  /* output channels per block of products (the last: fewer) */
     size_t tb;                  /* tiles per block (of one or more samples), a multiple of 16 */
     size_t xs;                  /* floats of one padded sample: cin * hp * wp */
     size_t nimg;                /* padded samples kept: as many as one block can touch */
     size_t vs, ms;              /* floats between the 16 matrices of V and of M */
-    size_t v_off, m_off;        /* floats from scratch to V [16][cin][tb] and M [16][cout][tb] */
+    size_t v_off, m_off;        /* floats from scratch to V [16][cin][tb] and M [16][ob][tb] */
     size_t x_off;               /* floats from scratch to the padded inputs [nimg][cin][hp][wp] */
     size_t scratch_bytes;       /* scratch needed by tc_wino_forward (rows pointers first) */
     const tc_gemm_kernel *kern; /* the kernel u is packed for */
     bool simd;                  /* transforms with AVX-512 (same results as the portable ones) */
     bool pool;                  /* write the 2x2 stride-2 max pool of the output instead: one
                                  * value per tile, [cout, oh / 2, ow / 2] (tc_wino_pool) */
-    float *u;                   /* 16 transformed weight matrices [cout x cin], packed A layout */
+    float *u;                   /* per block of ob channels, 16 transformed weight matrices
+                                 * [ob x cin] in packed A layout */
     void *u_raw;                /* the allocation behind u */
 } tc_wino;
 
