@@ -1,8 +1,10 @@
 #!/bin/sh
 # .ci/tsan.sh - builds the library and tests with ThreadSanitizer (clang -fsanitize=thread) into
-# build-tsan/ and runs the tests whose name contains "thread" (test_threads8: one model, 8
-# threads, one workspace each). Any data race fails the run.
-# Environment: TC_TSAN_BUILD (build directory), TC_TSAN_TESTS (ctest -R regex, default "thread").
+# build-tsan/ and runs the tests that use threads: test_threads, test_threads8 (one model, 8
+# threads, one workspace each), test_winograd and test_fuse (layers splitting their work over a
+# pool). Any data race fails the run.
+# Environment: TC_TSAN_BUILD (build directory), TC_TSAN_TESTS (ctest -R regex, default
+# "thread|winograd|fuse").
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -15,4 +17,4 @@ CC=clang cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug \
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 cd "$BUILD"
 TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
-    ctest --output-on-failure -R "${TC_TSAN_TESTS:-thread}"
+    ctest --output-on-failure -R "${TC_TSAN_TESTS:-thread|winograd|fuse}"

@@ -145,21 +145,21 @@ void tc_wino_free(tc_wino *wp)
     wp->u = NULL;
 }
 
-/* Copies channels c0..c1-1 of x [cin, h, w] into xpad [cin, hp, wp] at (pt, pl), zero
- * elsewhere. */
-static void pad_input(const tc_wino *wp, const float *x, float *xpad, size_t c0, size_t c1)
+/* Copies channels c0..c1-1 of x [cin, h, w] into xpad [cin, hp, wp] at (pt, pl). The rest of
+ * xpad must be zero: with `zero` the planes are cleared first; a slot used again within one
+ * forward call still has zero borders (only the interior is ever written). */
+static void pad_input(const tc_wino *wp, const float *x, float *xpad, size_t c0, size_t c1,
+                      bool zero)
 {
     const size_t h = wp->h, w = wp->w, rw = wp->wp;
     for (size_t c = c0; c < c1; c++) {
-        float *d = xpad + c * wp->hp * rw;
-        memset(d, 0, wp->pt * rw * sizeof *d);
-        for (size_t i = 0; i < h; i++) {
-            float *row = d + (wp->pt + i) * rw;
-            memset(row, 0, wp->pl * sizeof *row);
-            memcpy(row + wp->pl, x + (c * h + i) * w, w * sizeof *row);
-            memset(row + wp->pl + w, 0, (rw - wp->pl - w) * sizeof *row);
-        }
-        memset(d + (wp->pt + h) * rw, 0, (wp->hp - wp->pt - h) * rw * sizeof *d);
+        float *d = xpad + c * wp->hp * rw + wp->pt * rw + wp->pl;
+        const float *s = x + c * h * w;
+        if (zero)
+            memset(xpad + c * wp->hp * rw, 0, wp->hp * rw * sizeof *xpad);
+        for (size_t i = 0; i < h; i++)
+            for (size_t j = 0; j < w; j++) /* short rows: a loop, not a call per row */
+                d[i * rw + j] = s[i * w + j];
     }
 }
 
@@ -493,9 +493,9 @@ static void wino_phase(void *arg, int t)
     size_t lo, hi;
     if (j->phase == 0) {
         share(wp->cin, t, j->n_threads, &lo, &hi);
-        for (size_t b = j->pad_lo; b < j->pad_hi; b++)
+        for (size_t b = j->pad_lo; b < j->pad_hi; b++) /* slot b % nimg: new while b < nimg */
             pad_input(wp, j->x + b * wp->cin * wp->h * wp->w, (float *)xpad_of(wp, j->xpads, b),
-                      lo, hi);
+                      lo, hi, b < wp->nimg);
         input_transform(wp, &j->lay, j->xpads, j->g0, j->nb, j->v, lo, hi);
     } else if (j->phase == 1) {
         share(16, t, j->n_threads, &lo, &hi);
