@@ -115,10 +115,17 @@ def process_figures(tinycnn, nice):
     prefix = ["nice", "-n", "-15"] if nice else []
     cmd = prefix + [tinycnn, "predict", "-m", model, image]
     walls = []
-    for _ in range(30):
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for _ in range(31):  # posix_spawn + waitpid: less of Python's own time than subprocess
         t0 = time.perf_counter()
-        run(cmd, stdout=subprocess.DEVNULL)
+        pid = os.posix_spawn(cmd[0] if not nice else "/usr/bin/nice", cmd, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+        _, status = os.waitpid(pid, 0)
         walls.append(time.perf_counter() - t0)
+        if status != 0:
+            raise RuntimeError("%s failed" % " ".join(cmd))
+    os.close(devnull)
+    walls = walls[1:]  # the first run reads the files from disk
     rss = peak_rss_kib([tinycnn, "predict", "-m", model, image])
     load = measure([tinycnn, "bench", "-m", model, "--seconds", "0.2", "--json"], nice)["load_ms"]
     summary = run([tinycnn, "summary", "-m", model], stdout=subprocess.PIPE).stdout
@@ -129,7 +136,8 @@ def process_figures(tinycnn, nice):
     print()
     print("| shipped Fashion-MNIST model | measured | target |")
     print("|---|---|---|")
-    print("| `tinycnn predict` on one image, whole process (median of 30) | %.2f ms | < 5 ms |"
+    print("| `tinycnn predict` on one image, whole process (median of 30 after one warm-up) "
+          "| %.2f ms | < 5 ms |"
           % (statistics.median(walls) * 1e3))
     print("| model load (parse, check, plan, fuse, pack; median) | %.3f ms | < 5 ms |" % load)
     print("| peak resident memory of that predict run | %.1f MiB | < 3 x (%.2f MiB weights + "
