@@ -67,11 +67,16 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
     size_t tb = WINO_BUDGET / (16 * (cin + wp->ob));
     tb = tb >= 64 ? tb / 64 * 64 : tb / 16 * 16;
     wp->tb = tb < 16 ? 16 : tb > WINO_TB_MAX ? WINO_TB_MAX : tb;
-    /* a block of tb consecutive tiles touches at most this many samples */
+    /* a block of tb consecutive tiles touches at most this many samples; when their padded
+     * copies are too large (big images), blocks stop at the end of each sample instead */
     wp->nimg = (wp->tb - 1 + wp->tiles - 1) / wp->tiles + 1;
     size_t xpad;
-    if (!tc_mul_size(wp->nimg, wp->xs, &xpad) || xpad > WINO_XPAD_MAX)
-        return false;
+    if (!tc_mul_size(wp->nimg, wp->xs, &xpad) || xpad > WINO_XPAD_MAX) {
+        wp->nimg = 1;
+        xpad = wp->xs;
+        if (xpad > WINO_XPAD_MAX)
+            return false;
+    }
     /* [16 x cin row pointers][V][M][nimg padded inputs + 16 floats of slack], 64-byte aligned */
     /* 16 arrays of cin row pointers: the 16 products may run on different threads */
     const size_t ptr_floats =
@@ -534,8 +539,10 @@ void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const floa
     j.lay.tb = min_sz(wp->tb, (total + 15) / 16 * 16);
     j.lay.vs = wp->cin * j.lay.tb + 16;
     j.lay.ms = wp->ob * j.lay.tb + 16;
-    for (j.g0 = 0; j.g0 < total; j.g0 += j.lay.tb) {
+    for (j.g0 = 0; j.g0 < total; j.g0 += j.nb) {
         j.nb = min_sz(j.lay.tb, total - j.g0);
+        if (wp->nimg == 1) /* one padded copy: a block must not reach the next sample */
+            j.nb = min_sz(j.nb, wp->tiles - j.g0 % wp->tiles);
         /* pad the samples this block reaches that earlier blocks did not (nimg slots suffice:
          * a block touches at most nimg samples, so no slot still needed is overwritten) */
         j.pad_lo = j.pad_hi;

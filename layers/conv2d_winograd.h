@@ -30,7 +30,9 @@ typedef struct tc_wino {
     size_t ob;                  /* output channels per block of products (the last: fewer) */
     size_t tb;                  /* tiles per block (of one or more samples), a multiple of 16 */
     size_t xs;                  /* floats of one padded sample: cin * hp * wp */
-    size_t nimg;                /* padded samples kept: as many as one block can touch */
+    size_t nimg;                /* padded samples kept: as many as one block can touch, or 1
+                                 * when that many are too large (blocks then end with each
+                                 * sample) */
     size_t vs, ms;              /* floats between the 16 matrices of V and of M */
     size_t v_off, m_off;        /* floats from scratch to V [16][cin][tb] and M [16][ob][tb] */
     size_t x_off;               /* floats from scratch to the padded inputs [nimg][cin][hp][wp] */

@@ -212,10 +212,12 @@ static void test_winograd_threads_same_bits(void **state)
 static void test_winograd_batch_same_bits(void **state)
 {
     (void)state;
-    static const size_t sizes[][2] = {{9, 23}, {40, 3}}; /* image side, batch */
-    const size_t cin = 40, cout = 24;
-    for (size_t si = 0; si < 2; si++) {
-        const size_t hw = sizes[si][0], batch = sizes[si][1];
+    /* image side, batch, input channels: a block holds several samples; a sample spans
+     * blocks; padded copies too large for two slots (blocks end with each sample) */
+    static const size_t sizes[][3] = {{9, 23, 40}, {40, 3, 40}, {180, 2, 64}};
+    const size_t cout = 24;
+    for (size_t si = 0; si < 3; si++) {
+        const size_t hw = sizes[si][0], batch = sizes[si][1], cin = sizes[si][2];
         const size_t nx = cin * hw * hw, ny = cout * hw * hw;
         float *x = test_malloc(batch * nx * sizeof *x);
         float *wt = test_malloc(cout * cin * 9 * sizeof *wt);
@@ -232,8 +234,9 @@ static void test_winograd_batch_same_bits(void **state)
         assert_true(tc_wino_plan(&wp, cin, cout, hw, hw, hw, hw, 1, 1));
         assert_true(tc_wino_prepare(&wp, tc_gemm_best(), wt));
         /* the cases must exercise what they claim */
-        assert_true(si == 0 ? wp.tb % wp.tiles != 0 && wp.tb < batch * wp.tiles
-                            : wp.tiles > wp.tb);
+        assert_true(si == 0   ? wp.tb % wp.tiles != 0 && wp.tb < batch * wp.tiles
+                    : si == 1 ? wp.tiles > wp.tb && wp.nimg == 2
+                              : wp.nimg == 1);
         void *raw = NULL;
         float *scratch = tc_gemm_buffer(wp.scratch_bytes / sizeof(float) + 1, &raw);
         assert_non_null(scratch);
