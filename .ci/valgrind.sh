@@ -69,6 +69,9 @@ smoke 0 run -m "$LENET.json" --input "$LENET.in.npy" --check-finite --max-batch 
 smoke 0 predict -m "$TINY" "$ROOT/samples/digit_0000_7.png" "$ROOT/samples/article_3x3.pgm" \
     --top 2 --json
 smoke 0 eval -m "$TINY" --images "$TMP/images.idx.gz" --labels "$TMP/labels.idx"
+# the shipped model: fused layers, the direct, Winograd and matrix kernels, 2 threads
+smoke 0 predict -m "$ROOT/models/fashion_mnist/model.json" "$ROOT"/samples/fashion_000*.png
+smoke 0 bench -m "$ROOT/models/fashion_mnist/model.json" --batch 4 --threads 2 --seconds 0.05
 smoke 2 summary -m "$ROOT/tests/fixtures/bad_weights_nan_in_file.json"
 smoke 2 summary -m "$ROOT/tests/fixtures/bad_json_deep_nesting.json"
 smoke 2 run -m "$LENET.json" --input "$LENET.in.npy" --max-layers 3
