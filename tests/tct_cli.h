@@ -54,6 +54,34 @@ static inline char *tct_join(char *out, size_t out_len, const char *dir, const c
     return out;
 }
 
+/* cmocka setup and teardown giving each test its own scratch directory in *state. */
+static inline int tct_tmpdir_setup(void **state)
+{
+    char *dir = test_malloc(TCT_PATH_MAX);
+    tct_tmpdir_make(dir, TCT_PATH_MAX);
+    *state = dir;
+    return 0;
+}
+
+static inline int tct_tmpdir_teardown(void **state)
+{
+    tct_tmpdir_remove(*state);
+    test_free(*state);
+    return 0;
+}
+
+/* Writes len bytes of data to path; fails the test if it cannot. */
+static inline void tct_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        fail_msg("cannot create %s", path);
+    if (len > 0 && fwrite(data, 1, len, f) != len)
+        fail_msg("cannot write %s", path);
+    if (fclose(f) != 0)
+        fail_msg("cannot close %s", path);
+}
+
 /* Removes the scratch directory and the files in it (it holds no subdirectories). */
 static inline void tct_tmpdir_remove(const char *dir)
 {

@@ -12,21 +12,6 @@
 #define MODEL "models/examples/conv_relu.json"
 
 /* Per-test scratch directory, removed by the teardown. */
-static int make_dir(void **state)
-{
-    char *dir = test_malloc(TCT_PATH_MAX);
-    tct_tmpdir_make(dir, TCT_PATH_MAX);
-    *state = dir;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tct_tmpdir_remove(*state);
-    test_free(*state);
-    return 0;
-}
-
 /* Writes a float32 .npy of the given shape into dir/name; path gets its full name. */
 static void write_npy(const char *dir, const char *name, const float *data, const int64_t *dim,
                       int ndim, char *path, size_t path_len)
@@ -244,7 +229,7 @@ static void summary_prints_layers_shapes_params_macs(void **state)
     test_free(out);
 }
 
-#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
+#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, tct_tmpdir_setup, tct_tmpdir_teardown)
 
 int main(void)
 {

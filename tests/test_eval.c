@@ -31,32 +31,6 @@
 
 /* ---- files ---- */
 
-static int make_dir(void **state)
-{
-    char *dir = test_malloc(TCT_PATH_MAX);
-    tct_tmpdir_make(dir, TCT_PATH_MAX);
-    *state = dir;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tct_tmpdir_remove(*state);
-    test_free(*state);
-    return 0;
-}
-
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        fail_msg("cannot create %s", path);
-    if (len > 0 && fwrite(data, 1, len, f) != len)
-        fail_msg("cannot write %s", path);
-    if (fclose(f) != 0)
-        fail_msg("cannot close %s", path);
-}
-
 /* Builds an idx file of unsigned bytes in buf: 00 00 08 ndim, big-endian sizes, then n bytes
  * of data. Returns its length. */
 static size_t make_idx(uint8_t *buf, size_t cap, const uint32_t *dims, int ndim,
@@ -87,7 +61,7 @@ static void write_idx(const char *dir, const char *name, const uint32_t *dims, i
 {
     uint8_t buf[256];
     size_t len = make_idx(buf, sizeof buf, dims, ndim, data, n);
-    write_bytes(tct_join(path, path_len, dir, name), buf, len);
+    tct_write_file(tct_join(path, path_len, dir, name), buf, len);
 }
 
 /* CRC-32 of RFC 1952 (reflected polynomial 0xEDB88320), bit by bit. */
@@ -277,7 +251,7 @@ static void idx_gzip_stored_block(void **state)
     size_t n = make_idx(plain, sizeof plain, images3_dims, 3, images3, 12);
     size_t len = make_gzip_stored(gz, sizeof gz, plain, n);
     assert_int_equal(len, 18 + 5 + 28);
-    write_bytes(tct_join(path, sizeof path, *state, "stored.idx.gz"), gz, len);
+    tct_write_file(tct_join(path, sizeof path, *state, "stored.idx.gz"), gz, len);
     tc_idx idx;
     read_ok(path, &idx);
     expect_idx(&idx, images3_dims, 3, images3, 12);
@@ -341,7 +315,7 @@ static void expect_bytes_error(const char *dir, const char *name, const void *da
                                tc_status code, const char *needle)
 {
     char path[TCT_PATH_MAX];
-    write_bytes(tct_join(path, sizeof path, dir, name), data, len);
+    tct_write_file(tct_join(path, sizeof path, dir, name), data, len);
     expect_idx_error(path, code, needle);
 }
 
@@ -501,7 +475,7 @@ static void idx_gzip_truncated(void **state)
     char path[TCT_PATH_MAX];
     tct_join(path, sizeof path, *state, "prefix.idx.gz");
     for (size_t cut = 1; cut < len; cut++) {
-        write_bytes(path, gz, cut);
+        tct_write_file(path, gz, cut);
         tc_idx out;
         tc_error err;
         memset(&out, 0xA5, sizeof out);
@@ -804,7 +778,7 @@ static void eval_refuses_missing_or_bad_files(void **state)
     /* a malformed idx file */
     static const uint8_t bad[9] = {0x12, 0x34, 0x08, 0x01, 0, 0, 0, 1, 0};
     char bad_path[TCT_PATH_MAX];
-    write_bytes(tct_join(bad_path, sizeof bad_path, dir, "bad.idx"), bad, sizeof bad);
+    tct_write_file(tct_join(bad_path, sizeof bad_path, dir, "bad.idx"), bad, sizeof bad);
     const char *bad_images[] = {"eval", "-m", model, "--images", bad_path, "--labels", labels,
                                 NULL};
     expect_failure(dir, bad_images, 2, "bad.idx: not an idx file (bad magic number)");
@@ -815,7 +789,7 @@ static void eval_refuses_missing_or_bad_files(void **state)
         " \"layers\": [{\"name\": \"fc\", \"type\": \"dense\", \"in_features\": 4,\n"
         "   \"out_features\": 2, \"weight\": [[1, 0, 0, 0], [0, 1, 0, 0]], \"bias\": [0, 0]}]}\n";
     char vec[TCT_PATH_MAX];
-    write_bytes(tct_join(vec, sizeof vec, dir, "vec.json"), vec_model, sizeof vec_model - 1);
+    tct_write_file(tct_join(vec, sizeof vec, dir, "vec.json"), vec_model, sizeof vec_model - 1);
     const char *not_image[] = {"eval", "-m", vec, "--images", images, "--labels", labels, NULL};
     expect_failure(dir, not_image, 2, "the model input [4] is not an image");
 }
@@ -850,7 +824,7 @@ static void eval_usage(void **state)
     expect_failure(dir, no_value, 2, "--images needs a value");
 }
 
-#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
+#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, tct_tmpdir_setup, tct_tmpdir_teardown)
 
 int main(void)
 {

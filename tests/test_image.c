@@ -36,28 +36,6 @@
 
 #define FIXTURE(name) tct_source_path("tests/fixtures/images/" name)
 
-static int make_dir(void **state)
-{
-    char *dir = test_malloc(TCT_PATH_MAX);
-    tct_tmpdir_make(dir, TCT_PATH_MAX);
-    *state = dir;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tct_tmpdir_remove(*state);
-    test_free(*state);
-    return 0;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-        fail_msg("cannot write %s", path);
-}
-
 /* Loads path; fails the test with the library's message if it is refused. */
 static void load_ok(const char *path, tc_image *img)
 {
@@ -187,20 +165,20 @@ static void pgm_ppm_written_by_hand(void **state)
     tc_image img;
     static const char pgm[] = "P5\n# a comment\n3 2\n255\n\x01\x02\x03\xfd\xfe\xff";
     static const uint8_t pgm_px[] = {1, 2, 3, 253, 254, 255};
-    write_file(tct_join(path, sizeof path, *state, "a.pgm"), pgm, sizeof pgm - 1);
+    tct_write_file(tct_join(path, sizeof path, *state, "a.pgm"), pgm, sizeof pgm - 1);
     load_ok(path, &img);
     expect_image(&img, 3, 2, 1, pgm_px, 0, "PGM");
     tc_image_free(&img);
     static const char ppm[] = "P6 2 1 255\n\x0a\x14\x1e\xc8\x28\x5a";
     static const uint8_t ppm_px[] = {10, 20, 30, 200, 40, 90};
-    write_file(path, ppm, sizeof ppm - 1);
+    tct_write_file(path, ppm, sizeof ppm - 1);
     load_ok(path, &img);
     expect_image(&img, 2, 1, 3, ppm_px, 0, "PPM");
     tc_image_free(&img);
     /* 16-bit (maxval 65535, big-endian): k * 257 is exactly 8-bit k */
     static const char pgm16[] = "P5 3 1 65535\n\x00\x00\x80\x80\xff\xff";
     static const uint8_t pgm16_px[] = {0, 128, 255};
-    write_file(path, pgm16, sizeof pgm16 - 1);
+    tct_write_file(path, pgm16, sizeof pgm16 - 1);
     load_ok(path, &img);
     expect_image(&img, 3, 1, 1, pgm16_px, 0, "16-bit PGM");
     tc_image_free(&img);
@@ -327,7 +305,7 @@ static void pixel_limit(void **state)
     tc_image_free(&img);
 }
 
-#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
+#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, tct_tmpdir_setup, tct_tmpdir_teardown)
 
 int main(void)
 {

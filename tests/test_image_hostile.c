@@ -52,21 +52,6 @@ static const hostile cases[] = {
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-static int make_dir(void **state)
-{
-    char *dir = test_malloc(TCT_PATH_MAX);
-    tct_tmpdir_make(dir, TCT_PATH_MAX);
-    *state = dir;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tct_tmpdir_remove(*state);
-    test_free(*state);
-    return 0;
-}
-
 /* tc_image_load(path) must fail with `code`, leave *out empty and give one line that names the
  * file and contains needle. Prints what is wrong and returns false otherwise. */
 static bool refused(const char *path, tc_status code, const char *needle)
@@ -187,7 +172,7 @@ static void enough_hostile_fixtures(void **state)
     assert_int_equal(n, (int)N_CASES);
 }
 
-#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, make_dir, remove_dir)
+#define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, tct_tmpdir_setup, tct_tmpdir_teardown)
 
 int main(void)
 {

@@ -163,29 +163,16 @@ static void cli_check_finite_names_the_layer(void **state)
     tct_cli_free(&r);
 }
 
-static int make_dir(void **state)
-{
-    char *dir = test_malloc(TCT_PATH_MAX);
-    tct_tmpdir_make(dir, TCT_PATH_MAX);
-    *state = dir;
-    return 0;
-}
-
-static int remove_dir(void **state)
-{
-    tct_tmpdir_remove(*state);
-    test_free(*state);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nan_in_weights_file_is_refused),
-        cmocka_unit_test_setup_teardown(infinity_in_weights_file_is_refused, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(infinity_in_weights_file_is_refused, tct_tmpdir_setup,
+                                        tct_tmpdir_teardown),
         cmocka_unit_test(inline_overflow_is_refused),
         cmocka_unit_test(checked_run_names_the_first_nonfinite_layer),
-        cmocka_unit_test_setup_teardown(cli_check_finite_names_the_layer, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(cli_check_finite_names_the_layer, tct_tmpdir_setup,
+                                        tct_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
