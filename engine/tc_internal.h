@@ -228,9 +228,23 @@ static inline const float *tc_layer_weight_data(const tc_layer *l, int slot)
     return slot < 0 ? NULL : l->weights[slot].data;
 }
 
-/* One output row of a 2x2 stride-2 max pool from input rows r0 and r1 (2 * ow floats each),
- * NaN-propagating, taps in maxpool2d's order (layers/pool.c; conv2d's fused pooling uses it). */
-void tc_max2x2_row(const float *r0, const float *r1, float *y, size_t ow);
+/* maxpool2d's rule (layers/pool.c, and the pools fused into conv2d): the larger of a and b, or
+ * b if it is a NaN (so a NaN, once taken, stays). */
+static inline float tc_max_nan(float a, float b)
+{
+    return (b > a || b != b) ? b : a;
+}
+/* tc_max_nan on 16 lanes of __m512 (expand only where immintrin.h is included, AVX-512 code). */
+#define TC_MAX_NAN16(m, b)                                                                         \
+    _mm512_mask_mov_ps((m),                                                                        \
+                       _mm512_cmp_ps_mask((b), (m), _CMP_GT_OQ) |                                  \
+                           _mm512_cmp_ps_mask((b), (b), _CMP_UNORD_Q),                             \
+                       (b))
+
+/* `rows` output rows (ow floats each, contiguous in y) of a 2x2 stride-2 max pool, output row i
+ * from input rows 2i and 2i + 1 of x (w floats apart), with tc_max_nan, taps in maxpool2d's
+ * order (layers/pool.c; conv2d's fused pooling uses it). */
+void tc_max2x2_rows(const float *x, size_t w, size_t rows, float *y, size_t ow);
 
 /* ---- activation functions, shared by the activation layer and fused activations ---- */
 

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "conv2d_direct.h"
+#include "conv2d_pad.h"
 #include "conv2d_winograd.h"
 #include "gemm.h"
 #include "tc_internal.h"
@@ -405,18 +406,8 @@ static void im2col_packed(const conv_params *p, const tc_gemm_kernel *kern, cons
 /* Copies the group's input x [Cg, H, W] into xpad [Cg, hp, wp] with zero borders. */
 static void pad_input(const conv_params *p, const float *x, size_t cin_g, float *xpad)
 {
-    const size_t h = (size_t)p->in_h, w = (size_t)p->in_w;
-    const size_t top = (size_t)p->pad[0], left = (size_t)p->pad[1];
-    /* one clear, then the rows copied by a loop: images are small, a libc call per row of 28
-     * floats cost more than the copy */
-    memset(xpad, 0, cin_g * p->hp * p->wp * sizeof *xpad);
-    for (size_t c = 0; c < cin_g; c++) {
-        float *d = xpad + (c * p->hp + top) * p->wp + left;
-        const float *s = x + c * h * w;
-        for (size_t i = 0; i < h; i++)
-            for (size_t j = 0; j < w; j++)
-                d[i * p->wp + j] = s[i * w + j];
-    }
+    tc_conv_pad_copy(x, 0, cin_g, (size_t)p->in_h, (size_t)p->in_w, xpad, p->hp, p->wp,
+                     (size_t)p->pad[0], (size_t)p->pad[1], true);
     /* the kernel's last vector may read up to 15 floats past the end */
     memset(xpad + cin_g * p->hp * p->wp, 0, 16 * sizeof *xpad);
 }

@@ -98,8 +98,7 @@ tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
             block_n(xpad, wp, 2 * pi, 2 * pi + 2, ow, kh, kw, dh, dw, w, bias, o0, nb, relu,
                     rows, 2 * ow);
             for (size_t o = 0; o < nb; o++)
-                tc_max2x2_row(rows + o * 2 * ow, rows + o * 2 * ow + ow,
-                              y + (o0 + o) * pplane + pi * pw, pw);
+                tc_max2x2_rows(rows + o * 2 * ow, ow, 1, y + (o0 + o) * pplane + pi * pw, pw);
         }
     }
 }

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "conv2d_pad.h"
 #include "conv2d_winograd.h"
 
 #define WINO_BUDGET (1 << 18) /* floats of V and M per block (1 MiB: L2 keeps room) */
@@ -150,24 +151,6 @@ void tc_wino_free(tc_wino *wp)
     wp->u = NULL;
 }
 
-/* Copies channels c0..c1-1 of x [cin, h, w] into xpad [cin, hp, wp] at (pt, pl). The rest of
- * xpad must be zero: with `zero` the planes are cleared first; a slot used again within one
- * forward call still has zero borders (only the interior is ever written). */
-static void pad_input(const tc_wino *wp, const float *x, float *xpad, size_t c0, size_t c1,
-                      bool zero)
-{
-    const size_t h = wp->h, w = wp->w, rw = wp->wp;
-    for (size_t c = c0; c < c1; c++) {
-        float *d = xpad + c * wp->hp * rw + wp->pt * rw + wp->pl;
-        const float *s = x + c * h * w;
-        if (zero)
-            memset(xpad + c * wp->hp * rw, 0, wp->hp * rw * sizeof *xpad);
-        for (size_t i = 0; i < h; i++)
-            for (size_t j = 0; j < w; j++) /* short rows: a loop, not a call per row */
-                d[i * rw + j] = s[i * w + j];
-    }
-}
-
 /* One run of n tiles along a tile row: r points at the top-left input of the first tile (rows
  * rw floats apart); V value xi of tile j goes to o[xi * xs + j]. */
 static void in_run_c(const float *r0, size_t rw, size_t n, float *restrict o, size_t xs)
@@ -191,22 +174,30 @@ static void in_run_c(const float *r0, size_t rw, size_t n, float *restrict o, si
     }
 }
 
+/* The 2x2 outputs a = A^T M A + bo of tile j, M value xi at m[xi * ms + j]. */
+static inline void tile_out_c(const float *m, size_t ms, size_t j, float bo, float a[2][2])
+{
+    float s[2][4]; /* A^T M */
+    for (int q = 0; q < 4; q++) {
+        const float m0 = m[(size_t)q * ms + j], m1 = m[(size_t)(4 + q) * ms + j];
+        const float m2 = m[(size_t)(8 + q) * ms + j], m3 = m[(size_t)(12 + q) * ms + j];
+        s[0][q] = m0 + m1 + m2;
+        s[1][q] = m1 - m2 - m3;
+    }
+    for (int r = 0; r < 2; r++) {
+        a[r][0] = s[r][0] + s[r][1] + s[r][2] + bo;
+        a[r][1] = s[r][1] - s[r][2] - s[r][3] + bo;
+    }
+}
+
 /* One run of n tiles of one output channel: M value xi of tile j at m[xi * ms + j]; writes
  * the first `cols` columns of output rows y0 and (when row1) y1, adding bo. */
 static void out_run_c(const float *m, size_t ms, size_t n, size_t cols, bool row1, float bo,
                       bool relu, float *y0, float *y1)
 {
     for (size_t j = 0; j < n; j++) {
-        float s[2][4]; /* A^T M */
-        for (int q = 0; q < 4; q++) {
-            const float m0 = m[(size_t)q * ms + j], m1 = m[(size_t)(4 + q) * ms + j];
-            const float m2 = m[(size_t)(8 + q) * ms + j], m3 = m[(size_t)(12 + q) * ms + j];
-            s[0][q] = m0 + m1 + m2;
-            s[1][q] = m1 - m2 - m3;
-        }
-        const float a[2][2] = {
-            {s[0][0] + s[0][1] + s[0][2] + bo, s[0][1] - s[0][2] - s[0][3] + bo},
-            {s[1][0] + s[1][1] + s[1][2] + bo, s[1][1] - s[1][2] - s[1][3] + bo}};
+        float a[2][2];
+        tile_out_c(m, ms, j, bo, a);
         for (size_t q = 0; q < 2 && 2 * j + q < cols; q++) {
             /* relu as tc_act_apply: NaN passes */
             y0[2 * j + q] = relu && a[0][q] < 0.0f ? 0.0f : a[0][q];
@@ -216,30 +207,17 @@ static void out_run_c(const float *m, size_t ms, size_t n, size_t cols, bool row
     }
 }
 
-/* The larger of a and b, or a NaN if either is one (maxpool2d's rule, layers/pool.c). */
-static inline float max_nan(float a, float b)
-{
-    return (b > a || b != b) ? b : a;
-}
-
 /* As out_run_c, but each tile's 2x2 outputs are max-pooled into y[j] (taps in maxpool2d's
  * order: top-left, top-right, bottom-left, bottom-right). */
 static void out_pool_run_c(const float *m, size_t ms, size_t n, float bo, bool relu, float *y)
 {
     for (size_t j = 0; j < n; j++) {
-        float s[2][4];
-        for (int q = 0; q < 4; q++) {
-            const float m0 = m[(size_t)q * ms + j], m1 = m[(size_t)(4 + q) * ms + j];
-            const float m2 = m[(size_t)(8 + q) * ms + j], m3 = m[(size_t)(12 + q) * ms + j];
-            s[0][q] = m0 + m1 + m2;
-            s[1][q] = m1 - m2 - m3;
-        }
+        float a[2][2];
+        tile_out_c(m, ms, j, bo, a);
         float v = -INFINITY;
         for (int r = 0; r < 2; r++) {
-            const float a[2] = {s[r][0] + s[r][1] + s[r][2] + bo,
-                                s[r][1] - s[r][2] - s[r][3] + bo};
             for (int q = 0; q < 2; q++)
-                v = max_nan(v, relu && a[q] < 0.0f ? 0.0f : a[q]);
+                v = tc_max_nan(v, relu && a[r][q] < 0.0f ? 0.0f : a[r][q]);
         }
         y[j] = v;
     }
@@ -298,6 +276,27 @@ static AVX512 void in_run_avx512(const float *r0, size_t rw, size_t n, float *re
     }
 }
 
+/* tile_out_c for tiles j..j+15 (lanes past the mask ml are zero): a[r][c] holds output (r, c)
+ * of each tile, in the same operations and order. */
+static AVX512 inline void tile_out_avx512(const float *m, size_t ms, size_t j, __mmask16 ml,
+                                          __m512 bv, __m512 a[2][2])
+{
+    __m512 s[2][4];
+    for (int q = 0; q < 4; q++) {
+        const float *mq = m + j + (size_t)q * ms;
+        const __m512 m0 = _mm512_maskz_loadu_ps(ml, mq);
+        const __m512 m1 = _mm512_maskz_loadu_ps(ml, mq + 4 * ms);
+        const __m512 m2 = _mm512_maskz_loadu_ps(ml, mq + 8 * ms);
+        const __m512 m3 = _mm512_maskz_loadu_ps(ml, mq + 12 * ms);
+        s[0][q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+        s[1][q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+    for (int r = 0; r < 2; r++) {
+        a[r][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), bv);
+        a[r][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), bv);
+    }
+}
+
 /* As out_run_c, 16 tiles per step. */
 static AVX512 void out_run_avx512(const float *m, size_t ms, size_t n, size_t cols, bool row1,
                                   float bo, bool relu, float *y0, float *y1)
@@ -308,26 +307,15 @@ static AVX512 void out_run_avx512(const float *m, size_t ms, size_t n, size_t co
     for (size_t j = 0; j < n; j += 16) {
         const size_t nn = n - j < 16 ? n - j : 16;
         const __mmask16 ml = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
-        __m512 s[2][4];
-        for (int q = 0; q < 4; q++) {
-            const float *mq = m + j + (size_t)q * ms;
-            const __m512 m0 = _mm512_maskz_loadu_ps(ml, mq);
-            const __m512 m1 = _mm512_maskz_loadu_ps(ml, mq + 4 * ms);
-            const __m512 m2 = _mm512_maskz_loadu_ps(ml, mq + 8 * ms);
-            const __m512 m3 = _mm512_maskz_loadu_ps(ml, mq + 12 * ms);
-            s[0][q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-            s[1][q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-        }
+        __m512 a[2][2];
+        tile_out_avx512(m, ms, j, ml, bv, a);
         const size_t c = cols - 2 * j < 32 ? cols - 2 * j : 32; /* columns of these tiles */
         const __mmask16 k0 = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);
         const __mmask16 k1 = (__mmask16)(c >= 32 ? 0xFFFF : c <= 16 ? 0 : (1u << (c - 16)) - 1);
         for (int r = 0; r < 2 && (r == 0 || row1); r++) {
-            const __m512 a0 =
-                _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), bv);
-            const __m512 a1 =
-                _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), bv);
             float *y = (r == 0 ? y0 : y1) + 2 * j;
-            __m512 v0 = _mm512_permutex2var_ps(a0, lo, a1), v1 = _mm512_permutex2var_ps(a0, hi, a1);
+            __m512 v0 = _mm512_permutex2var_ps(a[r][0], lo, a[r][1]);
+            __m512 v1 = _mm512_permutex2var_ps(a[r][0], hi, a[r][1]);
             if (relu) { /* max(0, x) gives x when x is NaN, as tc_act_apply's relu */
                 v0 = _mm512_max_ps(_mm512_setzero_ps(), v0);
                 v1 = _mm512_max_ps(_mm512_setzero_ps(), v1);
@@ -346,29 +334,14 @@ static AVX512 void out_pool_run_avx512(const float *m, size_t ms, size_t n, floa
     for (size_t j = 0; j < n; j += 16) {
         const size_t nn = n - j < 16 ? n - j : 16;
         const __mmask16 ml = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
-        __m512 s[2][4];
-        for (int q = 0; q < 4; q++) {
-            const float *mq = m + j + (size_t)q * ms;
-            const __m512 m0 = _mm512_maskz_loadu_ps(ml, mq);
-            const __m512 m1 = _mm512_maskz_loadu_ps(ml, mq + 4 * ms);
-            const __m512 m2 = _mm512_maskz_loadu_ps(ml, mq + 8 * ms);
-            const __m512 m3 = _mm512_maskz_loadu_ps(ml, mq + 12 * ms);
-            s[0][q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-            s[1][q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-        }
+        __m512 a[2][2];
+        tile_out_avx512(m, ms, j, ml, bv, a);
         __m512 v = _mm512_set1_ps(-INFINITY);
         for (int r = 0; r < 2; r++) {
-            __m512 a[2] = {
-                _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), bv),
-                _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), bv)};
             for (int q = 0; q < 2; q++) {
                 if (relu) /* max(0, x) gives x when x is NaN, as the portable relu */
-                    a[q] = _mm512_max_ps(_mm512_setzero_ps(), a[q]);
-                /* v = max_nan(v, a): a where a > v or a is NaN */
-                v = _mm512_mask_mov_ps(v,
-                                       _mm512_cmp_ps_mask(a[q], v, _CMP_GT_OQ) |
-                                           _mm512_cmp_ps_mask(a[q], a[q], _CMP_UNORD_Q),
-                                       a[q]);
+                    a[r][q] = _mm512_max_ps(_mm512_setzero_ps(), a[r][q]);
+                v = TC_MAX_NAN16(v, a[r][q]);
             }
         }
         _mm512_mask_storeu_ps(y + j, ml, v);
@@ -499,8 +472,9 @@ static void wino_phase(void *arg, int t)
     if (j->phase == 0) {
         share(wp->cin, t, j->n_threads, &lo, &hi);
         for (size_t b = j->pad_lo; b < j->pad_hi; b++) /* slot b % nimg: new while b < nimg */
-            pad_input(wp, j->x + b * wp->cin * wp->h * wp->w, (float *)xpad_of(wp, j->xpads, b),
-                      lo, hi, b < wp->nimg);
+            tc_conv_pad_copy(j->x + b * wp->cin * wp->h * wp->w, lo, hi, wp->h, wp->w,
+                             (float *)xpad_of(wp, j->xpads, b), wp->hp, wp->wp, wp->pt, wp->pl,
+                             b < wp->nimg);
         input_transform(wp, &j->lay, j->xpads, j->g0, j->nb, j->v, lo, hi);
     } else if (j->phase == 1) {
         share(16, t, j->n_threads, &lo, &hi);

@@ -298,21 +298,8 @@ static bool maxpool_is_max2x2(const tc_layer *l, const tc_shape *in)
     return in->ndim == 3 && is_max2x2(l->params, &t_in, &t_out);
 }
 
-/* The larger of a and b, or a NaN if either is one (the generic loop's rule). */
-static inline float max_nan(float a, float b)
-{
-    return (b > a || b != b) ? b : a;
-}
-
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
-
-/* m = max_nan(m, b) on 16 lanes: b where b > m or b is NaN. */
-#define MAX_NAN16(m, b)                                                                            \
-    _mm512_mask_mov_ps((m),                                                                        \
-                       _mm512_cmp_ps_mask((b), (m), _CMP_GT_OQ) |                                  \
-                           _mm512_cmp_ps_mask((b), (b), _CMP_UNORD_Q),                             \
-                       (b))
 
 /* One output row of max2x2 with AVX-512: the same comparisons in the same order. */
 __attribute__((target("avx512f"))) static void max2x2_row_avx512(const float *r0, const float *r1,
@@ -330,10 +317,10 @@ __attribute__((target("avx512f"))) static void max2x2_row_avx512(const float *r0
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j);
         const __m512 b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
         __m512 m = _mm512_set1_ps(-INFINITY);
-        m = MAX_NAN16(m, _mm512_permutex2var_ps(a0, ev, a1));
-        m = MAX_NAN16(m, _mm512_permutex2var_ps(a0, od, a1));
-        m = MAX_NAN16(m, _mm512_permutex2var_ps(b0, ev, b1));
-        m = MAX_NAN16(m, _mm512_permutex2var_ps(b0, od, b1));
+        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(a0, ev, a1));
+        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(a0, od, a1));
+        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(b0, ev, b1));
+        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(b0, od, b1));
         _mm512_mask_storeu_ps(yr + j, (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1), m);
     }
 }
@@ -345,19 +332,23 @@ static bool have_avx512(void)
 }
 #endif
 
-void tc_max2x2_row(const float *r0, const float *r1, float *y, size_t ow)
+void tc_max2x2_rows(const float *x, size_t w, size_t rows, float *y, size_t ow)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
-    if (have_avx512()) {
-        max2x2_row_avx512(r0, r1, y, ow);
+    if (have_avx512()) { /* checked once per call, not per row */
+        for (size_t i = 0; i < rows; i++)
+            max2x2_row_avx512(x + 2 * i * w, x + (2 * i + 1) * w, y + i * ow, ow);
         return;
     }
 #endif
-    for (size_t j = 0; j < ow; j++) {
-        float m = max_nan(-INFINITY, r0[2 * j]);
-        m = max_nan(m, r0[2 * j + 1]);
-        m = max_nan(m, r1[2 * j]);
-        y[j] = max_nan(m, r1[2 * j + 1]);
+    for (size_t i = 0; i < rows; i++) {
+        const float *r0 = x + 2 * i * w, *r1 = r0 + w;
+        for (size_t j = 0; j < ow; j++) {
+            float m = tc_max_nan(-INFINITY, r0[2 * j]);
+            m = tc_max_nan(m, r0[2 * j + 1]);
+            m = tc_max_nan(m, r1[2 * j]);
+            y[i * ow + j] = tc_max_nan(m, r1[2 * j + 1]);
+        }
     }
 }
 
@@ -368,11 +359,8 @@ static void max2x2(const tc_tensor *in, tc_tensor *out, int batch)
     const size_t h = (size_t)in[0].shape.dim[1], w = (size_t)in[0].shape.dim[2];
     const size_t oh = (size_t)out->shape.dim[1], ow = (size_t)out->shape.dim[2];
     const size_t planes = (size_t)batch * (size_t)in[0].shape.dim[0];
-    for (size_t c = 0; c < planes; c++) {
-        const float *x = in[0].data + c * h * w;
-        for (size_t i = 0; i < oh; i++)
-            tc_max2x2_row(x + 2 * i * w, x + (2 * i + 1) * w, out->data + (c * oh + i) * ow, ow);
-    }
+    for (size_t c = 0; c < planes; c++)
+        tc_max2x2_rows(in[0].data + c * h * w, w, oh, out->data + c * oh * ow, ow);
 }
 
 static tc_status maxpool_forward(const tc_layer *l, const tc_tensor *in, int n_in,
