@@ -54,6 +54,23 @@ static inline char *tct_join(char *out, size_t out_len, const char *dir, const c
     return out;
 }
 
+/* Removes the scratch directory and the files in it (it holds no subdirectories). */
+static inline void tct_tmpdir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char path[TCT_PATH_MAX];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        unlink(tct_join(path, sizeof path, dir, e->d_name));
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 /* cmocka setup and teardown giving each test its own scratch directory in *state. */
 static inline int tct_tmpdir_setup(void **state)
 {
@@ -81,24 +98,6 @@ static inline void tct_write_file(const char *path, const void *data, size_t len
     if (fclose(f) != 0)
         fail_msg("cannot close %s", path);
 }
-
-/* Removes the scratch directory and the files in it (it holds no subdirectories). */
-static inline void tct_tmpdir_remove(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    char path[TCT_PATH_MAX];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        unlink(tct_join(path, sizeof path, dir, e->d_name));
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 
 static inline bool tct_file_exists(const char *path)
 {
