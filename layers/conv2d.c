@@ -80,7 +80,6 @@ typedef struct conv_params {
     bool winograd; /* 3x3 stride 1: Winograd F(2x2, 3x3) (conv2d_winograd.c) */
     bool direct;   /* stride 1, one input channel per group: conv2d_direct.c */
     bool pool;     /* a 2x2 max pool is fused (engine/fuse.c): out holds only pooled values */
-    size_t rows_off; /* direct + pool: floats from scratch to the two-row buffer */
     tc_wino wino;
     /* set by prepare */
     const tc_gemm_kernel *kern; /* the matrix kernel the weights are packed for */
@@ -517,8 +516,7 @@ static tc_status conv_forward(const tc_layer *l, const tc_tensor *in, int n_in, 
                                          (size_t)p->kh, (size_t)p->kw, (size_t)p->dh,
                                          (size_t)p->dw, weight + g * cout_g * k_n, epi.bias_row,
                                          cout_g, p->act.kind == TC_ACT_RELU,
-                                         out->data + (b * (size_t)p->out_c + g * cout_g) * pplane,
-                                         (float *)scratch + p->rows_off);
+                                         out->data + (b * (size_t)p->out_c + g * cout_g) * pplane);
                     continue;
                 }
                 if (p->direct) {
@@ -556,16 +554,8 @@ static bool conv_absorb_max2x2(tc_layer *l)
     if (!(p->winograd || p->direct) ||
         (p->act.kind != TC_ACT_IDENTITY && p->act.kind != TC_ACT_RELU))
         return false;
-    if (p->winograd) {
+    if (p->winograd)
         tc_wino_pool(&p->wino);
-    } else { /* the direct path computes two output rows at a time into scratch */
-        size_t total;
-        p->rows_off = (p->scratch / sizeof(float) + 15) / 16 * 16;
-        if (!tc_add_size(p->rows_off, TC_CONV_DIRECT1_POOL_ROWS((size_t)p->out_w), &total) ||
-            !tc_mul_size(total, sizeof(float), &total))
-            return false;
-        p->scratch = total;
-    }
     p->pool = true;
     return true;
 }

@@ -3,12 +3,14 @@
  */
 #include "conv2d_direct.h"
 
+#include <math.h>
+
 #include "tc_internal.h"
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
-#define OB 8 /* output channels per pass: 8 accumulators plus the input vector */
+#define OB 8 /* output channels per pass: 2 rows x 8 accumulators plus the input vectors */
 
 bool tc_conv_direct1_available(void)
 {
@@ -16,90 +18,143 @@ bool tc_conv_direct1_available(void)
     return __builtin_cpu_supports("avx512f");
 }
 
-/* Output rows i0..i1-1 of nb output channels from o0 (nb a constant after inlining, so acc
- * stays in registers); channel o0 + o, row i goes to y + o * plane + (i - i0) * ow. */
-static inline __attribute__((always_inline, target("avx512f"))) void
-block(const float *xpad, size_t wp, size_t i0, size_t i1, size_t ow, size_t kh, size_t kw,
-      size_t dh, size_t dw, const float *w, const float *bias, size_t o0, const size_t nb,
-      bool relu, float *y, size_t plane)
+#define DIRECT __attribute__((always_inline, target("avx512f"))) inline
+
+static __mmask16 lanes(size_t n)
 {
-    const size_t taps = kh * kw;
-    for (size_t i = i0; i < i1; i++) {
-        for (size_t j = 0; j < ow; j += 16) {
-            const size_t n = ow - j < 16 ? ow - j : 16;
-            const __mmask16 m = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
-            __m512 acc[OB];
-            for (size_t o = 0; o < nb; o++)
-                acc[o] = _mm512_set1_ps(bias != NULL ? bias[o0 + o] : 0.0f);
-            for (size_t u = 0; u < kh; u++) {
-                const float *row = xpad + (i + u * dh) * wp + j;
-                for (size_t v = 0; v < kw; v++) {
-                    const __m512 x = _mm512_maskz_loadu_ps(m, row + v * dw);
-                    const float *wk = w + o0 * taps + u * kw + v;
-                    for (size_t o = 0; o < nb; o++)
-                        acc[o] = _mm512_fmadd_ps(_mm512_set1_ps(wk[o * taps]), x, acc[o]);
-                }
-            }
+    return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+}
+
+/* Output rows i and (when nr is 2) i + 1, the 16 columns from j (lanes past the mask m read
+ * zeros), for the nb channels from o0: (relu)(bias + the taps in order u, v). Without pool,
+ * channel o's rows go to y + o * plane + row * ow; with pool (nr 2), their 2x2 max pool gives
+ * pooled columns j / 2 .. j / 2 + 7 of pooled row i / 2 at y + o * plane + (i / 2) * ow
+ * (ow then being the pooled width; taps in maxpool2d's order, with tc_max_nan). nr, nb and
+ * pool are constants after inlining, so the accumulators stay in registers; two rows give two
+ * independent FMA chains per weight, which the 4-cycle FMA latency needs. */
+static DIRECT void rows_block(const float *xpad, size_t wp, size_t i, size_t j, __mmask16 m,
+                              const int nr, size_t kh, size_t kw, size_t dh, size_t dw,
+                              const float *w, const float *bias, size_t o0, const size_t nb,
+                              bool relu, const bool pool, float *y, size_t plane, size_t ow)
+{
+    __m512 acc0[OB], acc1[OB]; /* two arrays: GCC keeps each in registers */
+    const size_t tap_n = kh * kw;
+#pragma GCC unroll 8
+    for (size_t o = 0; o < nb; o++)
+        acc0[o] = acc1[o] = _mm512_set1_ps(bias != NULL ? bias[o0 + o] : 0.0f);
+    for (size_t u = 0; u < kh; u++) {
+        const float *row = xpad + (i + u * dh) * wp + j;
+        for (size_t v = 0; v < kw; v++) {
+            const __m512 x0 = _mm512_maskz_loadu_ps(m, row + v * dw);
+            const __m512 x1 = nr == 2 ? _mm512_maskz_loadu_ps(m, row + wp + v * dw) : x0;
+            const float *wk = w + o0 * tap_n + u * kw + v;
+#pragma GCC unroll 8
             for (size_t o = 0; o < nb; o++) {
-                /* max(0, x) gives x when x is NaN, as tc_act_apply's relu */
-                const __m512 r = relu ? _mm512_max_ps(_mm512_setzero_ps(), acc[o]) : acc[o];
-                _mm512_mask_storeu_ps(y + o * plane + (i - i0) * ow + j, m, r);
+                const __m512 wv = _mm512_set1_ps(wk[o * tap_n]);
+                acc0[o] = _mm512_fmadd_ps(wv, x0, acc0[o]);
+                if (nr == 2)
+                    acc1[o] = _mm512_fmadd_ps(wv, x1, acc1[o]);
             }
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t o = 0; o < nb; o++) {
+        if (relu) { /* max(0, x) gives x when x is NaN, as tc_act_apply's relu */
+            acc0[o] = _mm512_max_ps(_mm512_setzero_ps(), acc0[o]);
+            acc1[o] = _mm512_max_ps(_mm512_setzero_ps(), acc1[o]);
+        }
+        if (pool) {
+            const __m512i ev =
+                _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+            const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+            __m512 p = _mm512_set1_ps(-INFINITY);
+            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(ev, acc0[o]));
+            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(od, acc0[o]));
+            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(ev, acc1[o]));
+            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(od, acc1[o]));
+            /* m covers pairs of columns: half as many pooled ones */
+            _mm512_mask_storeu_ps(y + o * plane + (i / 2) * ow + j / 2,
+                                  lanes((size_t)__builtin_popcount(m) / 2), p);
+        } else {
+            _mm512_mask_storeu_ps(y + o * plane + i * ow + j, m, acc0[o]);
+            if (nr == 2)
+                _mm512_mask_storeu_ps(y + o * plane + (i + 1) * ow + j, m, acc1[o]);
         }
     }
 }
 
-/* block() with nb (1..OB) made a constant, so a partial block (LeNet's 6 channels) still
- * keeps its accumulators in registers and reads each input vector once for all nb. */
-static __attribute__((target("avx512f"))) void
-block_n(const float *xpad, size_t wp, size_t i0, size_t i1, size_t ow, size_t kh, size_t kw,
-        size_t dh, size_t dw, const float *w, const float *bias, size_t o0, size_t nb, bool relu,
-        float *y, size_t plane)
+/* All output rows of nb channels from o0 into y (channel o at y + o * oh * ow). */
+static DIRECT void rows_nb(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
+                           size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
+                           size_t o0, const size_t nb, bool relu, float *y)
 {
-#define BLOCK_CASE(k)                                                                              \
-    case k:                                                                                        \
-        block(xpad, wp, i0, i1, ow, kh, kw, dh, dw, w, bias, o0, k, relu, y, plane);               \
-        break;
-    switch (nb) {
-        BLOCK_CASE(1)
-        BLOCK_CASE(2)
-        BLOCK_CASE(3)
-        BLOCK_CASE(4)
-        BLOCK_CASE(5)
-        BLOCK_CASE(6)
-        BLOCK_CASE(7)
-    default:
-        block(xpad, wp, i0, i1, ow, kh, kw, dh, dw, w, bias, o0, OB, relu, y, plane);
+    for (size_t i = 0; i < oh; i += 2) {
+        for (size_t j = 0; j < ow; j += 16) {
+            if (i + 1 < oh)
+                rows_block(xpad, wp, i, j, lanes(ow - j), 2, kh, kw, dh, dw, w, bias, o0, nb,
+                           relu, false, y, oh * ow, ow);
+            else
+                rows_block(xpad, wp, i, j, lanes(ow - j), 1, kh, kw, dh, dw, w, bias, o0, nb,
+                           relu, false, y, oh * ow, ow);
+        }
     }
-#undef BLOCK_CASE
 }
+
+/* The 2x2 max pool of rows_nb's output (floor) into y (channel o at y + o * ph * pw). */
+static DIRECT void pooled_nb(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
+                             size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
+                             size_t o0, const size_t nb, bool relu, float *y)
+{
+    const size_t ph = oh / 2, pw = ow / 2;
+    for (size_t i = 0; i < 2 * ph; i += 2) {
+        for (size_t j = 0; j < 2 * pw; j += 16) {
+            /* columns j.. of the pooled rows: 2 * pw - j of them, in pairs */
+            const __mmask16 m = lanes(2 * pw - j);
+            rows_block(xpad, wp, i, j, m, 2, kh, kw, dh, dw, w, bias, o0, nb, relu, true, y,
+                       ph * pw, pw);
+        }
+    }
+}
+
+/* FOR_NB(f, args): f(args, nb) with nb (1..OB) a constant, so a partial block (LeNet's 6
+ * channels) keeps its accumulators in registers too. */
+#define FOR_NB(call, nb)                                                                           \
+    switch (nb) {                                                                                  \
+    case 1: call(1); break;                                                                        \
+    case 2: call(2); break;                                                                        \
+    case 3: call(3); break;                                                                        \
+    case 4: call(4); break;                                                                        \
+    case 5: call(5); break;                                                                        \
+    case 6: call(6); break;                                                                        \
+    case 7: call(7); break;                                                                        \
+    default: call(OB);                                                                             \
+    }
 
 __attribute__((target("avx512f"))) void
 tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, size_t dh,
                 size_t dw, const float *w, const float *bias, size_t cout, bool relu, float *y)
 {
-    const size_t plane = oh * ow;
     for (size_t o0 = 0; o0 < cout; o0 += OB) {
         const size_t nb = cout - o0 < OB ? cout - o0 : OB;
-        block_n(xpad, wp, 0, oh, ow, kh, kw, dh, dw, w, bias, o0, nb, relu, y + o0 * plane, plane);
+        float *yo = y + o0 * oh * ow;
+#define ROWS(k) rows_nb(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, k, relu, yo)
+        FOR_NB(ROWS, nb)
+#undef ROWS
     }
 }
 
 __attribute__((target("avx512f"))) void
 tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw,
                      size_t dh, size_t dw, const float *w, const float *bias, size_t cout,
-                     bool relu, float *y, float *rows)
+                     bool relu, float *y)
 {
-    const size_t ph = oh / 2, pw = ow / 2, pplane = ph * pw;
+    const size_t pplane = (oh / 2) * (ow / 2);
     for (size_t o0 = 0; o0 < cout; o0 += OB) {
         const size_t nb = cout - o0 < OB ? cout - o0 : OB;
-        for (size_t pi = 0; pi < ph; pi++) {
-            /* the two output rows of pooled row pi, for nb channels: rows [nb][2][ow] */
-            block_n(xpad, wp, 2 * pi, 2 * pi + 2, ow, kh, kw, dh, dw, w, bias, o0, nb, relu,
-                    rows, 2 * ow);
-            for (size_t o = 0; o < nb; o++)
-                tc_max2x2_rows(rows + o * 2 * ow, ow, 1, y + (o0 + o) * pplane + pi * pw, pw);
-        }
+        float *yo = y + o0 * pplane;
+#define POOLED(k) pooled_nb(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, k, relu, yo)
+        FOR_NB(POOLED, nb)
+#undef POOLED
     }
 }
 
@@ -120,10 +175,10 @@ void tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
 
 void tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
                           size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
-                          size_t cout, bool relu, float *y, float *rows)
+                          size_t cout, bool relu, float *y)
 {
     (void)xpad, (void)wp, (void)oh, (void)ow, (void)kh, (void)kw, (void)dh, (void)dw, (void)w;
-    (void)bias, (void)cout, (void)relu, (void)y, (void)rows; /* never called: not available */
+    (void)bias, (void)cout, (void)relu, (void)y; /* never called: not available */
 }
 
 #endif

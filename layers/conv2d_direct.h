@@ -2,7 +2,7 @@
  * conv2d_direct.h - direct convolution of one input channel (layers/ only), for conv2d layers
  * whose groups each have a single input channel (the first layer on grey images, depthwise
  * layers), stride 1: a matrix product with K = kh * kw (9 for 3x3) would spend its time on
- * loading and storing the accumulators. Output channels are vectorized over 16 columns, 8
+ * loading and storing the accumulators. Outputs are vectorized over 16 columns, two rows and 8
  * channels at a time, reading each input vector once per tap for all 8.
  */
 #ifndef TC_CONV2D_DIRECT_H
@@ -22,11 +22,10 @@ void tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
                      bool relu, float *y);
 
 /* As tc_conv_direct1, then the 2x2 stride-2 max pool (floor) of each output channel into
- * y [cout, oh / 2, ow / 2], computed two output rows at a time in rows (2 * 8 * ow floats) so
- * the full output is never written; the same bits as pooling it with maxpool2d. */
+ * y [cout, oh / 2, ow / 2], pooled in registers two output rows at a time, so the full output
+ * is never written; the same bits as pooling it with maxpool2d. */
 void tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
                           size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
-                          size_t cout, bool relu, float *y, float *rows);
-#define TC_CONV_DIRECT1_POOL_ROWS(ow) (2 * 8 * (ow)) /* floats of rows for tc_conv_direct1_pool */
+                          size_t cout, bool relu, float *y);
 
 #endif

@@ -409,10 +409,15 @@ static void output_transform(const tc_wino *wp, const wino_layout *lay, const fl
         for (size_t g = g0; g < g0 + nb;) {
             const size_t b = g / wp->tiles, t = g % wp->tiles;
             const size_t ty = t / wp->tx, tx0 = t % wp->tx;
-            const size_t n = min_sz(wp->tx - tx0, g0 + nb - g);
             if (wp->pool) { /* tile (ty, tx) is pooling window (ty, tx); floor drops the rest */
                 const size_t ph = oh / 2, pw = ow / 2;
-                const size_t np = ty < ph && tx0 < pw ? min_sz(n, pw - tx0) : 0;
+                /* with as many windows as tiles per row (even width), tile t is window t: one
+                 * run may go on across tile rows, up to the last window */
+                const size_t n = pw == wp->tx ? min_sz(wp->tiles - t, g0 + nb - g)
+                                              : min_sz(wp->tx - tx0, g0 + nb - g);
+                const size_t np = pw == wp->tx ? (t < ph * pw ? min_sz(n, ph * pw - t) : 0)
+                                  : ty < ph && tx0 < pw ? min_sz(n, pw - tx0)
+                                                        : 0;
                 float *yp = y + ((b * wp->cout + o) * ph + ty) * pw + tx0;
 #if defined(__GNUC__) && defined(__x86_64__)
                 if (wp->simd && np > 0)
@@ -423,6 +428,7 @@ static void output_transform(const tc_wino *wp, const wino_layout *lay, const fl
                 g += n;
                 continue;
             }
+            const size_t n = min_sz(wp->tx - tx0, g0 + nb - g);
             const size_t cols = min_sz(2 * n, ow - 2 * tx0);
             float *y0 = y + ((b * wp->cout + o) * oh + 2 * ty) * ow + 2 * tx0;
             const bool row1 = 2 * ty + 1 < oh;
