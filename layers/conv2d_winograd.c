@@ -276,6 +276,52 @@ static AVX512 void in_run_avx512(const float *r0, size_t rw, size_t n, float *re
     }
 }
 
+/* As in_run_avx512 for two whole tile rows of n <= 8 tiles each, the second starting two
+ * input rows below the first: its lanes 0..7 take the first row's tiles and lanes 8..15 the
+ * second's, so short rows (7 tiles on a 14-wide image) still fill the vectors. The 2n results
+ * go to o[xi * xs + 0 .. 2n - 1]; same operations per tile as in_run_c. */
+static AVX512 void in_run2_avx512(const float *r0, size_t rw, size_t n, float *restrict o,
+                                  size_t xs)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    const size_t need = 2 * n + 2; /* floats of each row these tiles read, at most 18 */
+    const __mmask16 m0 = (__mmask16)(need >= 16 ? 0xFFFF : (1u << need) - 1);
+    const __mmask16 m2 = (__mmask16)((1u << (need - 2)) - 1);
+    __m512 d[4][4];
+    for (int r = 0; r < 4; r++) {
+        const float *pa = r0 + (size_t)r * rw, *pb = pa + 2 * rw;
+        const __m512 a = _mm512_maskz_loadu_ps(m0, pa), b = _mm512_maskz_loadu_ps(m0, pb);
+        const __m512 c = _mm512_maskz_loadu_ps(m2, pa + 2);
+        const __m512 e = _mm512_maskz_loadu_ps(m2, pb + 2);
+        d[r][0] = _mm512_permutex2var_ps(a, ev, b);
+        d[r][1] = _mm512_permutex2var_ps(a, od, b);
+        d[r][2] = _mm512_permutex2var_ps(c, ev, e);
+        d[r][3] = _mm512_permutex2var_ps(c, od, e);
+    }
+    __m512 b[4][4];
+    for (int q = 0; q < 4; q++) {
+        b[0][q] = _mm512_sub_ps(d[0][q], d[2][q]);
+        b[1][q] = _mm512_add_ps(d[1][q], d[2][q]);
+        b[2][q] = _mm512_sub_ps(d[2][q], d[1][q]);
+        b[3][q] = _mm512_sub_ps(d[1][q], d[3][q]);
+    }
+    const __mmask16 half = (__mmask16)((1u << n) - 1);
+    const __mmask16 valid = (__mmask16)(half | half << 8), out = (__mmask16)((1u << 2 * n) - 1);
+    __m512 v[16];
+    for (int p = 0; p < 4; p++) {
+        v[4 * p + 0] = _mm512_sub_ps(b[p][0], b[p][2]);
+        v[4 * p + 1] = _mm512_add_ps(b[p][1], b[p][2]);
+        v[4 * p + 2] = _mm512_sub_ps(b[p][2], b[p][1]);
+        v[4 * p + 3] = _mm512_sub_ps(b[p][1], b[p][3]);
+    }
+    for (int xi = 0; xi < 16; xi++) {
+        if (n < 8) /* close the gap between the two rows' lanes */
+            v[xi] = _mm512_maskz_compress_ps(valid, v[xi]);
+        _mm512_mask_storeu_ps(o + (size_t)xi * xs, out, v[xi]);
+    }
+}
+
 /* tile_out_c for tiles j..j+15 (lanes past the mask ml are zero): a[r][c] holds output (r, c)
  * of each tile, in the same operations and order. */
 static AVX512 inline void tile_out_avx512(const float *m, size_t ms, size_t j, __mmask16 ml,
@@ -386,6 +432,11 @@ static void input_transform(const tc_wino *wp, const wino_layout *lay, const flo
             const size_t n = min_sz(wp->tx - tx0, g0 + nb - g);
             const float *r0 = xpad_of(wp, xpads, b) + (c * wp->hp + 2 * ty) * rw + 2 * tx0;
 #if defined(__GNUC__) && defined(__x86_64__)
+            if (wp->simd && wp->tx <= 8 && tx0 == 0 && ty + 1 < wp->ty && n + wp->tx <= g0 + nb - g) {
+                in_run2_avx512(r0, rw, n, vc + (g - g0), lay->vs); /* tile rows ty and ty + 1 */
+                g += 2 * n;
+                continue;
+            }
             if (wp->simd)
                 in_run_avx512(r0, rw, n, vc + (g - g0), lay->vs);
             else

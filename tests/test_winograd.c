@@ -120,6 +120,7 @@ static void test_winograd_same_padding(void **state)
         {16, 16, 8, 8, 1, 1, 1, 1, true, false},
         {32, 64, 14, 14, 1, 1, 1, 1, true, true},
         {17, 19, 7, 9, 1, 1, 1, 1, false, true},
+        {16, 16, 16, 15, 1, 1, 1, 1, true, true}, /* rows of 8 tiles: two fill a vector */
         {16, 16, 1, 1, 1, 1, 1, 1, true, false}, /* 1x1 output from a 1x1 input */
     };
     run_cases(cases, sizeof cases / sizeof cases[0]);
