@@ -240,6 +240,18 @@ static inline float tc_max_nan(float a, float b)
                        _mm512_cmp_ps_mask((b), (m), _CMP_GT_OQ) |                                  \
                            _mm512_cmp_ps_mask((b), (b), _CMP_UNORD_Q),                             \
                        (b))
+/* The 2x2 window rule on 16 windows: tc_max_nan from -infinity over the taps tl, tr, bl, br (in
+ * maxpool2d's order), arguments being plain variables. Without NaNs, that is the first largest
+ * tap, which pairwise max_ps(later, earlier) gives in 3 operations (it keeps the earlier one on
+ * ties, as tc_max_nan does with +0 and -0); a NaN anywhere takes the exact chain. */
+#define TC_MAX4_NAN16(tl, tr, bl, br)                                                              \
+    (_mm512_kortestz(_mm512_cmp_ps_mask((tl), (tr), _CMP_UNORD_Q),                                 \
+                     _mm512_cmp_ps_mask((bl), (br), _CMP_UNORD_Q))                                 \
+         ? _mm512_max_ps(_mm512_max_ps((br), (bl)), _mm512_max_ps((tr), (tl)))                     \
+         : TC_MAX_NAN16(TC_MAX_NAN16(TC_MAX_NAN16(TC_MAX_NAN16(_mm512_set1_ps(-INFINITY), (tl)),   \
+                                                  (tr)),                                           \
+                                     (bl)),                                                        \
+                        (br)))
 
 /* `rows` output rows (ow floats each, contiguous in y) of a 2x2 stride-2 max pool, output row i
  * from input rows 2i and 2i + 1 of x (w floats apart), with tc_max_nan, taps in maxpool2d's

@@ -64,14 +64,16 @@ static DIRECT void rows_block(const float *xpad, size_t wp, size_t i, size_t j, 
             acc1[o] = _mm512_max_ps(_mm512_setzero_ps(), acc1[o]);
         }
         if (pool) {
+            /* lanes 0-7: the taps from row i, lanes 8-15: from row i + 1 */
             const __m512i ev =
-                _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+                _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
             const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
-            __m512 p = _mm512_set1_ps(-INFINITY);
-            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(ev, acc0[o]));
-            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(od, acc0[o]));
-            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(ev, acc1[o]));
-            p = TC_MAX_NAN16(p, _mm512_permutexvar_ps(od, acc1[o]));
+            const __m512 e = _mm512_permutex2var_ps(acc0[o], ev, acc1[o]);
+            const __m512 d = _mm512_permutex2var_ps(acc0[o], od, acc1[o]);
+            /* the bottom taps moved down to lanes 0-7 */
+            const __m512 e_lo = _mm512_shuffle_f32x4(e, e, 0xEE);
+            const __m512 d_lo = _mm512_shuffle_f32x4(d, d, 0xEE);
+            const __m512 p = TC_MAX4_NAN16(e, d, e_lo, d_lo);
             /* m covers pairs of columns: half as many pooled ones */
             _mm512_mask_storeu_ps(y + o * plane + (i / 2) * ow + j / 2,
                                   lanes((size_t)__builtin_popcount(m) / 2), p);

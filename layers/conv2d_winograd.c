@@ -382,15 +382,14 @@ static AVX512 void out_pool_run_avx512(const float *m, size_t ms, size_t n, floa
         const __mmask16 ml = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
         __m512 a[2][2];
         tile_out_avx512(m, ms, j, ml, bv, a);
-        __m512 v = _mm512_set1_ps(-INFINITY);
         for (int r = 0; r < 2; r++) {
             for (int q = 0; q < 2; q++) {
                 if (relu) /* max(0, x) gives x when x is NaN, as the portable relu */
                     a[r][q] = _mm512_max_ps(_mm512_setzero_ps(), a[r][q]);
-                v = TC_MAX_NAN16(v, a[r][q]);
             }
         }
-        _mm512_mask_storeu_ps(y + j, ml, v);
+        const __m512 tl = a[0][0], tr = a[0][1], bl = a[1][0], br = a[1][1];
+        _mm512_mask_storeu_ps(y + j, ml, TC_MAX4_NAN16(tl, tr, bl, br));
     }
 }
 

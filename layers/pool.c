@@ -316,11 +316,11 @@ __attribute__((target("avx512f"))) static void max2x2_row_avx512(const float *r0
         const __m512 a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * j + 16);
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * j);
         const __m512 b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * j + 16);
-        __m512 m = _mm512_set1_ps(-INFINITY);
-        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(a0, ev, a1));
-        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(a0, od, a1));
-        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(b0, ev, b1));
-        m = TC_MAX_NAN16(m, _mm512_permutex2var_ps(b0, od, b1));
+        const __m512 tl = _mm512_permutex2var_ps(a0, ev, a1);
+        const __m512 tr = _mm512_permutex2var_ps(a0, od, a1);
+        const __m512 bl = _mm512_permutex2var_ps(b0, ev, b1);
+        const __m512 br = _mm512_permutex2var_ps(b0, od, b1);
+        const __m512 m = TC_MAX4_NAN16(tl, tr, bl, br);
         _mm512_mask_storeu_ps(yr + j, (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1), m);
     }
 }

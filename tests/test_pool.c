@@ -26,6 +26,7 @@
  *   gmax = F.adaptive_max_pool2d(g, 1); gavg = F.adaptive_avg_pool2d(g, 1)
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -288,6 +289,71 @@ static void test_maxpool_propagates_nan(void **state)
     }
 }
 
+static float bits_to_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The 2x2 windows' rule at the bit level, on 22 windows (a full 16-lane vector and a tail):
+ * taps in maxpool2d's order (top-left, top-right, bottom-left, bottom-right) and, for each,
+ * "take the tap if larger, or if a NaN": so among equal taps the first stays (+0 before -0 and
+ * the reverse) and the last NaN wins, payload included. Worked by hand per window. The fast
+ * path without NaNs and the exact one with them each get a vector of these. */
+static void test_maxpool2x2_ties_and_nans_bitwise(void **state)
+{
+    (void)state;
+    const float nan1 = bits_to_float(0x7fc00001u), nan2 = bits_to_float(0x7fc00002u);
+    const float pz = 0.0f, nz = -0.0f;
+    /* {tl, tr, bl, br, expected}; windows 0-15 (one vector) without NaNs, then the NaNs */
+    const float w[][5] = {
+        {-1, pz, nz, nz, pz}, /* +0 first among the largest */
+        {-1, nz, pz, pz, nz}, /* -0 first */
+        {nz, pz, pz, pz, nz},
+        {pz, nz, nz, nz, pz},
+        {-3, -2, nz, pz, nz},
+        {-3, -2, pz, nz, pz},
+        {-3, nz, -2, pz, nz},
+        {nz, -1, -2, pz, nz},
+        {1, 2, 3, 4, 4},
+        {4, 3, 2, 1, 4},
+        {2, 4, 4, 1, 4},
+        {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY},
+        {INFINITY, 1, 2, 3, INFINITY},
+        {0.5f, 0.25f, -8, 0.75f, 0.75f},
+        {nz, nz, nz, nz, nz},
+        {7, 7, 7, 7, 7},
+        {nan1, 5, 6, 7, nan1},    /* a NaN stays */
+        {5, nan1, 9, nan2, nan2}, /* the last NaN */
+        {nan2, 1, nan1, 2, nan1},
+        {1, 2, 3, nan2, nan2},
+        {nan2, nan2, nan1, 3, nan1},
+        {-1, pz, nz, nz, pz}, /* ties next to NaNs */
+    };
+    enum { NW = sizeof w / sizeof w[0] };
+    float in[2 * 2 * NW];
+    for (size_t j = 0; j < NW; j++) {
+        in[2 * j] = w[j][0];
+        in[2 * j + 1] = w[j][1];
+        in[2 * NW + 2 * j] = w[j][2];
+        in[2 * NW + 2 * j + 1] = w[j][3];
+    }
+    char json[512], shape[32];
+    snprintf(shape, sizeof shape, "[1, 2, %d]", 2 * NW);
+    tc_model *m = tct_load(pool_model(json, sizeof json, "maxpool2d", shape, "\"kernel_size\": 2"));
+    float *out = tct_run(m, in, 1);
+    for (size_t j = 0; j < NW; j++) {
+        uint32_t got, want;
+        memcpy(&got, &out[j], sizeof got);
+        memcpy(&want, &w[j][4], sizeof want);
+        if (got != want)
+            fail_msg("window %zu: 0x%08x, want 0x%08x", j, got, want);
+    }
+    test_free(out);
+    tc_model_free(m);
+}
+
 /* Output shapes, as F.max_pool2d gives them on [1, 2, 5, 6] ("valid" = no padding). In the
  * third case ceil_mode would add a row of windows starting at padded row 6, past the input and
  * its begin padding (5 + 1), so PyTorch drops it: H is 3, not 4. */
@@ -397,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_avgpool_asymmetric_and_same_padding),
         cmocka_unit_test(test_global_pools_batch3),
         cmocka_unit_test(test_maxpool_propagates_nan),
+        cmocka_unit_test(test_maxpool2x2_ties_and_nans_bitwise),
         cmocka_unit_test(test_pool_output_shapes),
         cmocka_unit_test(test_pool_rejects_bad_shapes),
         cmocka_unit_test(test_pool_rejects_bad_fields),
