@@ -1,11 +1,21 @@
 /*
- * threads.c - the worker pool: a generation counter under a mutex wakes the workers for each
- * job; the caller runs share 0 itself and waits until every worker has finished its share.
+ * threads.c - the worker pool: a generation counter wakes the workers for each job; the caller
+ * runs share 0 itself and waits until every worker has finished its share. Both sides first
+ * spin for a while (SPIN_ROUNDS) and only then sleep on a condition variable: a batch-1 run
+ * hands out several short jobs per layer, and waking a sleeping thread costs more than one.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "threads.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define CPU_RELAX() __builtin_ia32_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+#define SPIN_ROUNDS 20000 /* about 0.1 to 1 ms of pauses before sleeping */
 
 typedef struct worker {
     tc_pool *pool;
@@ -20,34 +30,50 @@ struct tc_pool {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* a new generation (or stop) */
     pthread_cond_t done; /* pending reached 0 */
-    unsigned long generation;
-    int pending;         /* workers still running the current job */
-    bool stop;
+    atomic_ulong generation; /* changed under lock (sleepers check it there), read by spinners */
+    atomic_int pending;      /* workers still running the current job */
+    bool stop;               /* under lock */
     tc_pool_job job;
     void *arg;
 };
+
+/* Spins until the pool's generation differs from seen; false if it did not within the rounds. */
+static bool spin_for_job(tc_pool *pool, unsigned long seen)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&pool->generation, memory_order_acquire) != seen)
+            return true;
+        CPU_RELAX();
+    }
+    return false;
+}
 
 static void *worker_main(void *p)
 {
     worker *w = p;
     tc_pool *pool = w->pool;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (!pool->stop && pool->generation == seen)
-            pthread_cond_wait(&pool->wake, &pool->lock);
-        if (pool->stop)
+        if (!spin_for_job(pool, seen)) {
+            pthread_mutex_lock(&pool->lock);
+            while (!pool->stop && atomic_load(&pool->generation) == seen)
+                pthread_cond_wait(&pool->wake, &pool->lock);
+            const bool stop = pool->stop;
+            pthread_mutex_unlock(&pool->lock);
+            if (stop)
+                break;
+        }
+        /* job and arg were written before the generation changed (release / lock) */
+        seen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (pool->job == NULL) /* tc_pool_free's generation: stop */
             break;
-        seen = pool->generation;
-        tc_pool_job job = pool->job;
-        void *arg = pool->arg;
-        pthread_mutex_unlock(&pool->lock);
-        job(arg, w->index);
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->pending == 0)
+        pool->job(pool->arg, w->index);
+        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool->lock); /* the caller may be about to sleep */
             pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->lock);
+        }
     }
-    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
@@ -87,6 +113,8 @@ void tc_pool_free(tc_pool *pool)
         return;
     pthread_mutex_lock(&pool->lock);
     pool->stop = true;
+    pool->job = NULL; /* a spinning worker sees the new generation and this */
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     for (int i = 0; i < pool->n_started; i++)
@@ -103,13 +131,18 @@ void tc_pool_run(tc_pool *pool, tc_pool_job job, void *arg)
     pthread_mutex_lock(&pool->lock);
     pool->job = job;
     pool->arg = arg;
-    pool->pending = pool->n_threads - 1;
-    pool->generation++;
+    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     job(arg, 0);
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+            return;
+        CPU_RELAX();
+    }
     pthread_mutex_lock(&pool->lock);
-    while (pool->pending > 0)
+    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
         pthread_cond_wait(&pool->done, &pool->lock);
     pthread_mutex_unlock(&pool->lock);
 }

@@ -1,6 +1,6 @@
 /*
  * threads.h - a persistent pool of worker threads (engine/ only). Workers are created once and
- * sleep between jobs, so a run never creates a thread.
+ * wait between jobs (spinning briefly, then sleeping), so a run never creates a thread.
  */
 #ifndef TC_THREADS_H
 #define TC_THREADS_H
