@@ -25,7 +25,6 @@
 #define ADD(x, y) _mm512_add_ps((x), (y))
 #define FMA(x, y, z) _mm512_fmadd_ps((x), (y), (z))
 #define MAX(x, y) _mm512_max_ps((x), (y))
-#define PREFETCH(u) _mm_prefetch((const char *)(u), _MM_HINT_T0)
 #include "gemm_kernel.h"
 
 #define ROW(m) TILE(m, 1) TILE(m, 2) TILE(m, 3) TILE(m, 4)

@@ -5,7 +5,7 @@
  *   TARGET              the function attribute enabling the instruction set
  *   VEC, MASK           vector and tail-mask types; MAKE_MASK(n) masks the first n lanes
  *   LOAD(p), LOAD_M(m, p), STORE(p, x), STORE_M(p, m, x), SET1(f), ZERO(), ADD, FMA(a, b, c),
- *   MAX(a, b) (returns b when either is NaN), PREFETCH(address) (a hint: any address)
+ *   MAX(a, b) (returns b when either is NaN)
  * It defines the kernel table and `static const tc_gemm_kernel kernel`.
  */
 #define INLINE __attribute__((always_inline)) inline
@@ -46,12 +46,6 @@ static INLINE TARGET void body(const tc_gemm_tile *t, const int mr, const int nv
         const float *bk = rows != NULL ? rows[kk] + t->b_col : b;
         for (int v = 0; v < nv; v++)
             bv[v] = LOAD(bk + v * VL);
-        if (mr == 1 && rows == NULL) {
-            /* one row of A (a dense layer at batch 1): each value of B is used once, so the
-             * product streams B from L2/L3; fetching 8 KiB ahead keeps more of it in flight */
-            for (int v = 0; v < nv; v++) /* an address, not a pointer past the end: a hint */
-                PREFETCH((uintptr_t)(bk + v * VL) + 8192);
-        }
         for (int r = 0; r < mr; r++) {
             const VEC av = SET1(a[r * rs]);
             for (int v = 0; v < nv; v++)
