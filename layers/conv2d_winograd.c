@@ -32,8 +32,8 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
                   size_t pt, size_t pl)
 {
     /* keep the packed weights: planning may run again after prepare */
-    float *u = wp->u;
-    void *u_raw = wp->u_raw;
+    float *u = wp->u, *ut = wp->ut;
+    void *u_raw = wp->u_raw, *ut_raw = wp->ut_raw;
     const tc_gemm_kernel *kern = wp->kern;
     const bool simd = wp->simd, pool = wp->pool;
     memset(wp, 0, sizeof *wp);
@@ -41,6 +41,8 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
     wp->pool = pool;
     wp->u = u;
     wp->u_raw = u_raw;
+    wp->ut = ut;
+    wp->ut_raw = ut_raw;
     wp->kern = kern;
     wp->cin = cin;
     wp->cout = cout;
@@ -135,6 +137,16 @@ bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weigh
             tc_gemm_pack_a(kern, obb, cin, tmp + (xi * cout + o0) * cin, (ptrdiff_t)cin, 1,
                            wp->u + (16 * o0 + xi * obb) * cin);
     }
+    if (wp->pool && wp->simd && cout % 16 == 0) { /* B (k = c, n = o) of tiles_as_rows */
+        if ((wp->ut = tc_gemm_buffer(n, &wp->ut_raw)) == NULL) {
+            TC_FREE(raw_tmp);
+            tc_wino_free(wp);
+            return false;
+        }
+        for (size_t xi = 0; xi < 16; xi++)
+            tc_gemm_pack_b(kern, cin, cout, tmp + xi * cout * cin, 1, (ptrdiff_t)cin,
+                           wp->ut + xi * cin * cout);
+    }
     TC_FREE(raw_tmp);
     return true;
 }
@@ -147,8 +159,9 @@ void tc_wino_pool(tc_wino *wp)
 void tc_wino_free(tc_wino *wp)
 {
     TC_FREE(wp->u_raw);
-    wp->u_raw = NULL;
-    wp->u = NULL;
+    TC_FREE(wp->ut_raw);
+    wp->u_raw = wp->ut_raw = NULL;
+    wp->u = wp->ut = NULL;
 }
 
 /* One run of n tiles along a tile row: r points at the top-left input of the first tile (rows
@@ -393,6 +406,37 @@ static AVX512 void out_pool_run_avx512(const float *m, size_t ms, size_t n, floa
     }
 }
 
+/* The pooled output of tiles g0..g0+nb-1 (numbered across the samples) for output channels
+ * 16 q .. 16 q + 15, from products computed with the tiles as rows: M value xi of block tile i
+ * and channel o at m[xi * ms + i * cout + o]. Each lane is a channel, with tile_out_c's
+ * operations and the pool rule: the same bits as out_pool_run. */
+static AVX512 void out_pool_rows_avx512(const tc_wino *wp, const float *m, size_t ms, size_t g0,
+                                        size_t nb, const float *bias, bool relu, float *y,
+                                        size_t q)
+{
+    const size_t ph = wp->oh / 2, pw = wp->ow / 2, pplane = ph * pw;
+    const __m512 bv = bias != NULL ? _mm512_loadu_ps(bias + 16 * q) : _mm512_setzero_ps();
+    for (size_t g = g0; g < g0 + nb; g++) {
+        const size_t b = g / wp->tiles, t = g % wp->tiles, ty = t / wp->tx, tx = t % wp->tx;
+        if (ty >= ph || tx >= pw) /* floor: no window */
+            continue;
+        __m512 a[2][2];
+        tile_out_avx512(m + (g - g0) * wp->cout + 16 * q, ms, 0, 0xFFFF, bv, a);
+        for (int r = 0; r < 2; r++) {
+            for (int c = 0; c < 2; c++) {
+                if (relu) /* max(0, x) gives x when x is NaN, as the portable relu */
+                    a[r][c] = _mm512_max_ps(_mm512_setzero_ps(), a[r][c]);
+            }
+        }
+        const __m512 tl = a[0][0], tr = a[0][1], bl = a[1][0], br = a[1][1];
+        float v[16];
+        _mm512_storeu_ps(v, TC_MAX4_NAN16(tl, tr, bl, br));
+        float *yo = y + ((b * wp->cout + 16 * q) * ph + ty) * pw + tx;
+        for (size_t l = 0; l < 16; l++)
+            yo[l * pplane] = v[l];
+    }
+}
+
 static bool have_avx512(void)
 {
     __builtin_cpu_init();
@@ -494,6 +538,20 @@ static void output_transform(const tc_wino *wp, const wino_layout *lay, const fl
     }
 }
 
+/* Whether the products of a block of nb tiles take the tiles as their rows (M^T = V^T U^T:
+ * rows of 6 tiles, columns of 16 channels) instead of their columns (M = U V: rows of 6
+ * channels, columns of 16 tiles): so when that leaves fewer lanes empty, as with the 49 tiles
+ * of one 14 x 14 image (64 columns for 49 tiles, or 54 rows). Only with ut (pooled output,
+ * AVX-512, channels in whole vectors) and when M^T fits where M goes. Both give the same
+ * bits: each product is the same chain of FMAs over the channels. */
+static bool tiles_as_rows(const tc_wino *wp, size_t nb)
+{
+    const size_t cols = (nb + 15) / 16 * 16, rows = (nb + 5) / 6 * 6;
+    size_t need;
+    return wp->ut != NULL && (cols - nb) * rows > (rows - nb) * cols &&
+           tc_mul_size(nb, wp->cout, &need) && need + 16 <= wp->ms;
+}
+
 /* One run of tc_wino_forward, shared by the threads of a pool (or done by one). */
 typedef struct wino_job {
     const tc_wino *wp;
@@ -508,6 +566,7 @@ typedef struct wino_job {
     size_t pad_lo;    /* samples pad_lo..pad_hi-1 are padded in phase 0 of this block */
     size_t pad_hi;
     int phase;        /* 0: pad and transform the input, 1: products, 2: output transform */
+    bool tiles_as_rows; /* this block's products are M^T = V^T U^T (tiles_as_rows) */
     int n_threads;
 } wino_job;
 
@@ -535,6 +594,12 @@ static void wino_phase(void *arg, int t)
     } else if (j->phase == 1) {
         share(16, t, j->n_threads, &lo, &hi);
         for (size_t xi = lo; xi < hi; xi++) {
+            if (j->tiles_as_rows) { /* A(tile, c) = V[xi][c][tile], B = U^T packed */
+                const tc_gemm_a a = {j->v + xi * j->lay.vs, 0, 1, (ptrdiff_t)j->lay.tb};
+                tc_gemm(wp->kern, j->nb, wp->cout, wp->cin, &a, wp->ut + xi * wp->cin * wp->cout,
+                        j->mbuf + xi * j->lay.ms, wp->cout, NULL);
+                continue;
+            }
             const tc_gemm_a a = {wp->u + (16 * j->o0 + xi * j->obb) * wp->cin, 1, 0, 0};
             const float **rows = j->rows + xi * wp->cin;
             const float *vx = j->v + xi * j->lay.vs;
@@ -545,6 +610,15 @@ static void wino_phase(void *arg, int t)
         }
     } else {
         const bool relu = j->act != NULL && j->act->kind == TC_ACT_RELU;
+#if defined(__GNUC__) && defined(__x86_64__)
+        if (j->tiles_as_rows) { /* groups of 16 channels */
+            share(wp->cout / 16, t, j->n_threads, &lo, &hi);
+            for (size_t q = lo; q < hi; q++)
+                out_pool_rows_avx512(wp, j->mbuf, j->lay.ms, j->g0, j->nb, j->bias, relu, j->y,
+                                     q);
+            return;
+        }
+#endif
         share(j->obb, t, j->n_threads, &lo, &hi);
         output_transform(wp, &j->lay, j->mbuf, j->o0, j->g0, j->nb, j->bias, relu, j->y,
                          j->o0 + lo, j->o0 + hi);
@@ -568,7 +642,6 @@ void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const floa
     /* V and M as dense as this batch allows (they fit: tb <= wp->tb) */
     j.lay.tb = min_sz(wp->tb, (total + 15) / 16 * 16);
     j.lay.vs = wp->cin * j.lay.tb + 16;
-    j.lay.ms = wp->ob * j.lay.tb + 16;
     for (j.g0 = 0; j.g0 < total; j.g0 += j.nb) {
         j.nb = min_sz(j.lay.tb, total - j.g0);
         if (wp->nimg == 1) /* one padded copy: a block must not reach the next sample */
@@ -577,15 +650,18 @@ void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const floa
          * a block touches at most nimg samples, so no slot still needed is overwritten) */
         j.pad_lo = j.pad_hi;
         j.pad_hi = (j.g0 + j.nb - 1) / wp->tiles + 1;
+        j.tiles_as_rows = tiles_as_rows(wp, j.nb);
+        j.lay.ms = j.tiles_as_rows ? j.nb * wp->cout + 16 : wp->ob * j.lay.tb + 16;
+        const size_t step = j.tiles_as_rows ? wp->cout : wp->ob; /* channels per block */
         /* the input transform once, then products and output transform per channel block */
         for (j.o0 = 0, j.phase = 0; j.o0 < wp->cout; j.phase = j.phase == 2 ? 1 : j.phase + 1) {
-            j.obb = min_sz(wp->ob, wp->cout - j.o0);
+            j.obb = min_sz(step, wp->cout - j.o0);
             if (pool != NULL)
                 tc_pool_run(pool, wino_phase, &j);
             else
                 wino_phase(&j, 0);
             if (j.phase == 2)
-                j.o0 += wp->ob;
+                j.o0 += step;
         }
     }
     /* activations other than relu (fused above) run over the whole output */

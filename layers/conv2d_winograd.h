@@ -44,6 +44,10 @@ typedef struct tc_wino {
     float *u;                   /* per block of ob channels, 16 transformed weight matrices
                                  * [ob x cin] in packed A layout */
     void *u_raw;                /* the allocation behind u */
+    float *ut;                  /* with pool, AVX-512 and cout a multiple of 16 (else NULL):
+                                 * the 16 matrices transposed, [cin x cout] in packed B layout,
+                                 * for blocks of few tiles (tiles_as_rows in the .c) */
+    void *ut_raw;               /* the allocation behind ut */
 } tc_wino;
 
 /* Plans a convolution of [cin, h, w] into [cout, oh, ow] with top/left padding pt, pl (the
