@@ -406,7 +406,8 @@ static void im2col_packed(const conv_params *p, const tc_gemm_kernel *kern, cons
 static void pad_input(const conv_params *p, const float *x, size_t cin_g, float *xpad)
 {
     tc_conv_pad_copy(x, 0, cin_g, (size_t)p->in_h, (size_t)p->in_w, xpad, p->hp, p->wp,
-                     (size_t)p->pad[0], (size_t)p->pad[1], true);
+                     (size_t)p->pad[0], (size_t)p->pad[1], true,
+                     p->direct); /* the direct path runs only where AVX-512 does */
     /* the kernel's last vector may read up to 15 floats past the end */
     memset(xpad + cin_g * p->hp * p->wp, 0, 16 * sizeof *xpad);
 }

@@ -289,12 +289,13 @@ static AVX512 void in_run_avx512(const float *r0, size_t rw, size_t n, float *re
     }
 }
 
-/* As in_run_avx512 for two whole tile rows of n <= 8 tiles each, the second starting two
- * input rows below the first: its lanes 0..7 take the first row's tiles and lanes 8..15 the
- * second's, so short rows (7 tiles on a 14-wide image) still fill the vectors. The 2n results
- * go to o[xi * xs + 0 .. 2n - 1]; same operations per tile as in_run_c. */
-static AVX512 void in_run2_avx512(const float *r0, size_t rw, size_t n, float *restrict o,
-                                  size_t xs)
+/* As in_run_avx512 for two whole tile rows of n <= 8 tiles each, from r0 and s0 (the next
+ * tile row of the same sample or the first of the next): lanes 0..7 take the first row's tiles
+ * and lanes 8..15 the second's, so short rows (7 tiles on a 14-wide image) still fill the
+ * vectors. The 2n results go to o[xi * xs + 0 .. 2n - 1]; same operations per tile as
+ * in_run_c. */
+static AVX512 void in_run2_avx512(const float *r0, const float *s0, size_t rw, size_t n,
+                                  float *restrict o, size_t xs)
 {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
@@ -303,7 +304,7 @@ static AVX512 void in_run2_avx512(const float *r0, size_t rw, size_t n, float *r
     const __mmask16 m2 = (__mmask16)((1u << (need - 2)) - 1);
     __m512 d[4][4];
     for (int r = 0; r < 4; r++) {
-        const float *pa = r0 + (size_t)r * rw, *pb = pa + 2 * rw;
+        const float *pa = r0 + (size_t)r * rw, *pb = s0 + (size_t)r * rw;
         const __m512 a = _mm512_maskz_loadu_ps(m0, pa), b = _mm512_maskz_loadu_ps(m0, pb);
         const __m512 c = _mm512_maskz_loadu_ps(m2, pa + 2);
         const __m512 e = _mm512_maskz_loadu_ps(m2, pb + 2);
@@ -475,8 +476,11 @@ static void input_transform(const tc_wino *wp, const wino_layout *lay, const flo
             const size_t n = min_sz(wp->tx - tx0, g0 + nb - g);
             const float *r0 = xpad_of(wp, xpads, b) + (c * wp->hp + 2 * ty) * rw + 2 * tx0;
 #if defined(__GNUC__) && defined(__x86_64__)
-            if (wp->simd && wp->tx <= 8 && tx0 == 0 && ty + 1 < wp->ty && n + wp->tx <= g0 + nb - g) {
-                in_run2_avx512(r0, rw, n, vc + (g - g0), lay->vs); /* tile rows ty and ty + 1 */
+            if (wp->simd && wp->tx <= 8 && tx0 == 0 && n + wp->tx <= g0 + nb - g) {
+                /* this whole tile row and the next one, of this sample or the next */
+                const float *s0 = ty + 1 < wp->ty ? r0 + 2 * rw
+                                                  : xpad_of(wp, xpads, b + 1) + c * wp->hp * rw;
+                in_run2_avx512(r0, s0, rw, n, vc + (g - g0), lay->vs);
                 g += 2 * n;
                 continue;
             }
@@ -589,7 +593,7 @@ static void wino_phase(void *arg, int t)
         for (size_t b = j->pad_lo; b < j->pad_hi; b++) /* slot b % nimg: new while b < nimg */
             tc_conv_pad_copy(j->x + b * wp->cin * wp->h * wp->w, lo, hi, wp->h, wp->w,
                              (float *)xpad_of(wp, j->xpads, b), wp->hp, wp->wp, wp->pt, wp->pl,
-                             b < wp->nimg);
+                             b < wp->nimg, wp->simd);
         input_transform(wp, &j->lay, j->xpads, j->g0, j->nb, j->v, lo, hi);
     } else if (j->phase == 1) {
         share(16, t, j->n_threads, &lo, &hi);
