@@ -70,10 +70,17 @@ static DIRECT void rows_block(const float *xpad, size_t wp, size_t i, size_t j, 
             const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
             const __m512 e = _mm512_permutex2var_ps(acc0[o], ev, acc1[o]);
             const __m512 d = _mm512_permutex2var_ps(acc0[o], od, acc1[o]);
-            /* the bottom taps moved down to lanes 0-7 */
-            const __m512 e_lo = _mm512_shuffle_f32x4(e, e, 0xEE);
-            const __m512 d_lo = _mm512_shuffle_f32x4(d, d, 0xEE);
-            const __m512 p = TC_MAX4_NAN16(e, d, e_lo, d_lo);
+            __m512 p;
+            if (_mm512_cmp_ps_mask(e, d, _CMP_UNORD_Q) == 0) {
+                /* no NaN: as TC_MAX4_NAN16, the left/right pairs of both rows at once, then
+                 * the bottom pair (moved down to lanes 0-7) against the top one */
+                const __m512 h = _mm512_max_ps(d, e);
+                p = _mm512_max_ps(_mm512_shuffle_f32x4(h, h, 0xEE), h);
+            } else {
+                const __m512 e_lo = _mm512_shuffle_f32x4(e, e, 0xEE);
+                const __m512 d_lo = _mm512_shuffle_f32x4(d, d, 0xEE);
+                p = TC_MAX4_NAN16(e, d, e_lo, d_lo);
+            }
             /* m covers pairs of columns: half as many pooled ones */
             _mm512_mask_storeu_ps(y + o * plane + (i / 2) * ow + j / 2,
                                   lanes((size_t)__builtin_popcount(m) / 2), p);
@@ -139,6 +146,10 @@ tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, s
     for (size_t o0 = 0; o0 < cout; o0 += OB) {
         const size_t nb = cout - o0 < OB ? cout - o0 : OB;
         float *yo = y + o0 * oh * ow;
+        if (nb == OB && kh == 3 && kw == 3 && dh == 1 && dw == 1) { /* taps unrolled */
+            rows_nb(xpad, wp, oh, ow, 3, 3, 1, 1, w, bias, o0, OB, relu, yo);
+            continue;
+        }
 #define ROWS(k) rows_nb(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, k, relu, yo)
         FOR_NB(ROWS, nb)
 #undef ROWS
@@ -154,6 +165,10 @@ tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
     for (size_t o0 = 0; o0 < cout; o0 += OB) {
         const size_t nb = cout - o0 < OB ? cout - o0 : OB;
         float *yo = y + o0 * pplane;
+        if (nb == OB && kh == 3 && kw == 3 && dh == 1 && dw == 1) { /* taps unrolled */
+            pooled_nb(xpad, wp, oh, ow, 3, 3, 1, 1, w, bias, o0, OB, relu, yo);
+            continue;
+        }
 #define POOLED(k) pooled_nb(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, k, relu, yo)
         FOR_NB(POOLED, nb)
 #undef POOLED

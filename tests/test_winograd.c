@@ -525,6 +525,7 @@ static void test_direct_pool_same_bits(void **state)
     if (!tc_conv_direct1_available())
         skip();
     check_direct_pool(28, 28, 3, 3, 32, true, false);
+    check_direct_pool(28, 28, 3, 3, 32, false, true); /* 3x3 taps unrolled; a NaN */
     check_direct_pool(28, 28, 5, 5, 6, true, true); /* LeNet's first layer; a NaN */
     check_direct_pool(9, 35, 3, 3, 11, false, false); /* odd sizes, 8 + 3 channels */
     check_direct_pool(3, 2, 3, 3, 17, true, true);
