@@ -86,6 +86,15 @@ void tc_gemm_pack_b(const tc_gemm_kernel *kern, size_t K, size_t N, const float 
         for (size_t j0 = 0; j0 < np; j0 += (size_t)kern->nr) {
             const size_t w = min_size((size_t)kern->nr, np - j0);
             float *d = dst + k0 * np + j0 * kc;
+            if (rs == 1) { /* columns of B contiguous (B^T given, as a dense layer's weight):
+                            * read them in order, the panel being written stays in L1 */
+                for (size_t jj = 0; jj < w; jj++) {
+                    const float *src = b + (ptrdiff_t)(j0 + jj) * cs + (ptrdiff_t)k0;
+                    for (size_t kk = 0; kk < kc; kk++)
+                        d[kk * w + jj] = j0 + jj < N ? src[kk] : 0.0f;
+                }
+                continue;
+            }
             for (size_t kk = 0; kk < kc; kk++) {
                 const float *src = b + (ptrdiff_t)(k0 + kk) * rs;
                 for (size_t jj = 0; jj < w; jj++)

@@ -137,7 +137,8 @@ bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weigh
             tc_gemm_pack_a(kern, obb, cin, tmp + (xi * cout + o0) * cin, (ptrdiff_t)cin, 1,
                            wp->u + (16 * o0 + xi * obb) * cin);
     }
-    if (wp->pool && wp->simd && cout % 16 == 0) { /* B (k = c, n = o) of tiles_as_rows */
+    /* B (k = c, n = o) of tiles_as_rows, unless blocks are always whole vectors of tiles */
+    if (wp->pool && wp->simd && cout % 16 == 0 && wp->tiles % 16 != 0) {
         if ((wp->ut = tc_gemm_buffer(n, &wp->ut_raw)) == NULL) {
             TC_FREE(raw_tmp);
             tc_wino_free(wp);

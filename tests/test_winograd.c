@@ -317,7 +317,7 @@ static void test_winograd_pool_same_bits(void **state)
                 for (size_t i = 0; i < batch * np; i++)
                     yp[i] = 12345.0f; /* every pooled value must be written */
                 tc_wino_forward(&pooled, x, batch, b, &act, yp, scratch, NULL);
-                if (cout == 32 && kern->vl == 16) {
+                if (cout == 32 && kern->vl == 16 && pooled.tiles % 16 != 0) {
                     assert_non_null(pooled.ut);
                     float *y2 = test_malloc(batch * np * sizeof *y2); /* the same on 2 threads */
                     tc_pool *tp = NULL;
