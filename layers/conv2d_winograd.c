@@ -15,7 +15,7 @@
 #include "conv2d_pad.h"
 #include "conv2d_winograd.h"
 
-#define WINO_BUDGET (1 << 18) /* floats of V and M per block (1 MiB: L2 keeps room) */
+#define WINO_BUDGET (1 << 17) /* floats of V and M per block (512 KiB: a quarter of an L2) */
 #define WINO_TB_MAX 512
 #define WINO_OB 24 /* output channels per block of products (a multiple of every kernel's mr):
                     * M holds one block, so it stays small next to the weights of later layers */
