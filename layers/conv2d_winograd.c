@@ -85,10 +85,13 @@ bool tc_wino_plan(tc_wino *wp, size_t cin, size_t cout, size_t h, size_t w, size
     const size_t ptr_floats =
         (16 * cin * sizeof(const float *) + sizeof(float) - 1) / sizeof(float);
     size_t v, m, total;
+    /* M holds ob channels of tb tiles, or, with the tiles as rows (possible when the channels
+     * are whole vectors), all cout channels of a block: a short one, but up to tb tiles */
+    const size_t m_cols = cout % 16 == 0 && cout > wp->ob ? cout : wp->ob;
     /* The 16 matrices are 16 streams: offset them by a cache line each so that they do not
      * all map to the same L1 set (tb * channels is often a multiple of 4 KiB). */
     if (!tc_mul_size(cin, wp->tb, &wp->vs) || !tc_add_size(wp->vs, 16, &wp->vs) ||
-        !tc_mul_size(wp->ob, wp->tb, &wp->ms) || !tc_add_size(wp->ms, 16, &wp->ms) ||
+        !tc_mul_size(m_cols, wp->tb, &wp->ms) || !tc_add_size(wp->ms, 16, &wp->ms) ||
         !tc_mul_size(16, wp->vs, &v) || !tc_mul_size(16, wp->ms, &m))
         return false;
     wp->v_off = (ptr_floats + 15) / 16 * 16;
@@ -137,7 +140,7 @@ bool tc_wino_prepare(tc_wino *wp, const tc_gemm_kernel *kern, const float *weigh
             tc_gemm_pack_a(kern, obb, cin, tmp + (xi * cout + o0) * cin, (ptrdiff_t)cin, 1,
                            wp->u + (16 * o0 + xi * obb) * cin);
     }
-    /* B (k = c, n = o) of tiles_as_rows, unless blocks are always whole vectors of tiles */
+    /* B (k = c, n = o) of tc_wino_tiles_as_rows, unless blocks are always whole vectors */
     if (wp->pool && wp->simd && cout % 16 == 0 && wp->tiles % 16 != 0) {
         if ((wp->ut = tc_gemm_buffer(n, &wp->ut_raw)) == NULL) {
             TC_FREE(raw_tmp);
@@ -549,7 +552,7 @@ static void output_transform(const tc_wino *wp, const wino_layout *lay, const fl
  * of one 14 x 14 image (64 columns for 49 tiles, or 54 rows). Only with ut (pooled output,
  * AVX-512, channels in whole vectors) and when M^T fits where M goes. Both give the same
  * bits: each product is the same chain of FMAs over the channels. */
-static bool tiles_as_rows(const tc_wino *wp, size_t nb)
+bool tc_wino_tiles_as_rows(const tc_wino *wp, size_t nb)
 {
     const size_t cols = (nb + 15) / 16 * 16, rows = (nb + 5) / 6 * 6;
     size_t need;
@@ -655,7 +658,7 @@ void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const floa
          * a block touches at most nimg samples, so no slot still needed is overwritten) */
         j.pad_lo = j.pad_hi;
         j.pad_hi = (j.g0 + j.nb - 1) / wp->tiles + 1;
-        j.tiles_as_rows = tiles_as_rows(wp, j.nb);
+        j.tiles_as_rows = tc_wino_tiles_as_rows(wp, j.nb);
         j.lay.ms = j.tiles_as_rows ? j.nb * wp->cout + 16 : wp->ob * j.lay.tb + 16;
         const size_t step = j.tiles_as_rows ? wp->cout : wp->ob; /* channels per block */
         /* the input transform once, then products and output transform per channel block */

@@ -46,7 +46,7 @@ typedef struct tc_wino {
     void *u_raw;                /* the allocation behind u */
     float *ut;                  /* with pool, AVX-512 and cout a multiple of 16 (else NULL):
                                  * the 16 matrices transposed, [cin x cout] in packed B layout,
-                                 * for blocks of few tiles (tiles_as_rows in the .c) */
+                                 * for blocks of few tiles (tc_wino_tiles_as_rows) */
     void *ut_raw;               /* the allocation behind ut */
 } tc_wino;
 
@@ -68,5 +68,8 @@ void tc_wino_free(tc_wino *wp);
  * sample in the batch and the number of threads. */
 void tc_wino_forward(const tc_wino *wp, const float *x, size_t batch, const float *bias,
                      const tc_act *act, float *y, void *scratch, tc_pool *pool);
+/* Whether forward computes a block of nb tiles with the tiles as the rows of its products
+ * (short blocks of pooled layers, after prepare; the same bits either way). */
+bool tc_wino_tiles_as_rows(const tc_wino *wp, size_t nb);
 
 #endif

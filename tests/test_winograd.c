@@ -319,6 +319,8 @@ static void test_winograd_pool_same_bits(void **state)
                 tc_wino_forward(&pooled, x, batch, b, &act, yp, scratch, NULL);
                 if (cout == 32 && kern->vl == 16 && pooled.tiles % 16 != 0) {
                     assert_non_null(pooled.ut);
+                    /* 14x14 (147 tiles) and 9x8 (60) take the tiles as rows, 2x3 (6) too */
+                    assert_true(tc_wino_tiles_as_rows(&pooled, batch * pooled.tiles));
                     float *y2 = test_malloc(batch * np * sizeof *y2); /* the same on 2 threads */
                     tc_pool *tp = NULL;
                     tc_error err;
@@ -473,6 +475,39 @@ static void check_direct(size_t oh, size_t ow, size_t kh, size_t kw, size_t dh, 
     test_free(y);
 }
 
+/* Which blocks take the tiles as the rows of their products: the one-image block of a 14x14
+ * pooled layer (49 tiles: 49 of 64 columns, 49 of 54 rows) does, whole vectors of tiles do
+ * not, nor a layer whose blocks are always whole vectors (7x7: 16 tiles per image) or whose
+ * output is not pooled. */
+static void test_winograd_tiles_as_rows_choice(void **state)
+{
+    (void)state;
+    const tc_gemm_kernel *kern = tc_gemm_kernel_avx512();
+    if (kern == NULL)
+        skip();
+    float *wt = test_calloc(96 * 48 * 9, sizeof *wt);
+    tc_wino a = {0}, b = {0}, c = {0};
+    tc_wino_pool(&a);
+    tc_wino_pool(&b);
+    assert_true(tc_wino_plan(&a, 32, 64, 14, 14, 14, 14, 1, 1)); /* the Fashion CNN's conv2 */
+    assert_true(tc_wino_plan(&b, 48, 96, 7, 7, 7, 7, 1, 1));
+    assert_true(tc_wino_plan(&c, 32, 64, 14, 14, 14, 14, 1, 1)); /* not pooled */
+    assert_true(tc_wino_prepare(&a, kern, wt));
+    assert_true(tc_wino_prepare(&b, kern, wt));
+    assert_true(tc_wino_prepare(&c, kern, wt));
+    assert_true(tc_wino_tiles_as_rows(&a, 49));
+    assert_true(tc_wino_tiles_as_rows(&a, 98));
+    assert_false(tc_wino_tiles_as_rows(&a, 64));
+    assert_false(tc_wino_tiles_as_rows(&a, a.tb));
+    assert_null(b.ut);
+    assert_false(tc_wino_tiles_as_rows(&b, 16));
+    assert_false(tc_wino_tiles_as_rows(&c, 49));
+    tc_wino_free(&a);
+    tc_wino_free(&b);
+    tc_wino_free(&c);
+    test_free(wt);
+}
+
 /* tc_conv_direct1_pool gives the same bits as tc_conv_direct1 followed by maxpool2d's 2x2
  * stride-2 rule (floor), also with a NaN input and channel counts leaving a partial block. */
 static void check_direct_pool(size_t oh, size_t ow, size_t kh, size_t kw, size_t cout, bool relu,
@@ -550,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_winograd_many_blocks),
         cmocka_unit_test(test_winograd_plan_limits),
         cmocka_unit_test(test_direct_one_channel),
+        cmocka_unit_test(test_winograd_tiles_as_rows_choice),
         cmocka_unit_test(test_direct_pool_same_bits),
         cmocka_unit_test(test_winograd_threads_same_bits),
         cmocka_unit_test(test_winograd_batch_same_bits),
