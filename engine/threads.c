@@ -1,12 +1,13 @@
 /*
  * threads.c - the worker pool: a generation counter wakes the workers for each job; the caller
  * runs share 0 itself and waits until every worker has finished its share. Both sides first
- * spin for a while (SPIN_ROUNDS) and only then sleep on a condition variable: a batch-1 run
+ * spin for a while (SPIN_NS) and only then sleep on a condition variable: a batch-1 run
  * hands out several short jobs per layer, and waking a sleeping thread costs more than one.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "threads.h"
 
@@ -15,7 +16,8 @@
 #else
 #define CPU_RELAX() ((void)0)
 #endif
-#define SPIN_ROUNDS 20000 /* about 0.1 to 1 ms of pauses before sleeping */
+#define SPIN_NS 50000 /* spin this long (50 us) before sleeping: longer than a wake-up, short
+                       * enough not to steal much from other processes */
 
 typedef struct worker {
     tc_pool *pool;
@@ -37,15 +39,37 @@ struct tc_pool {
     void *arg;
 };
 
-/* Spins until the pool's generation differs from seen; false if it did not within the rounds. */
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Spins until the pool's generation differs from seen (true) or SPIN_NS have passed (false). */
 static bool spin_for_job(tc_pool *pool, unsigned long seen)
 {
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
+    const long long end = now_ns() + SPIN_NS;
+    for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&pool->generation, memory_order_acquire) != seen)
             return true;
+        if (i % 64 == 0 && now_ns() > end) /* the clock every 64 pauses (about 1 us) */
+            return false;
         CPU_RELAX();
     }
-    return false;
+}
+
+/* Spins until no worker is running (true) or SPIN_NS have passed (false). */
+static bool spin_for_workers(tc_pool *pool)
+{
+    const long long end = now_ns() + SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+            return true;
+        if (i % 64 == 0 && now_ns() > end)
+            return false;
+        CPU_RELAX();
+    }
 }
 
 static void *worker_main(void *p)
@@ -136,11 +160,8 @@ void tc_pool_run(tc_pool *pool, tc_pool_job job, void *arg)
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     job(arg, 0);
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
-            return;
-        CPU_RELAX();
-    }
+    if (spin_for_workers(pool))
+        return;
     pthread_mutex_lock(&pool->lock);
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
         pthread_cond_wait(&pool->done, &pool->lock);
