@@ -55,31 +55,41 @@ FMA_BURST(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
           __attribute__((target("avx2,fma"))), burst256)
 #undef BFMA
 
-double tc_cpu_peak_gflops(const tc_gemm_kernel *kern)
+double tc_cpu_burst_gflops(const tc_gemm_kernel *kern)
 {
-    const bool wide = kern->vl == 16;
     if (kern->vl != 16 && kern->vl != 8)
         return 0.0;
-    double best = 0.0;
     volatile float sink = 0.0f;
+    const double t0 = seconds();
+    sink += kern->vl == 16 ? burst512(BURST_ITERS, 0.999f) : burst256(BURST_ITERS, 0.999f);
+    const double dt = seconds() - t0;
+    (void)sink;
+    return dt > 0 ? (double)BURST_ITERS * 24.0 * 2.0 * kern->vl / dt * 1e-9 : 0.0;
+}
+
+double tc_cpu_peak_gflops(const tc_gemm_kernel *kern)
+{
+    double best = 0.0;
     for (int r = 0; r < N_BURSTS; r++) {
-        const double t0 = seconds();
-        sink += wide ? burst512(BURST_ITERS, 0.999f) : burst256(BURST_ITERS, 0.999f);
-        const double dt = seconds() - t0;
-        const double gflops = (double)BURST_ITERS * 24.0 * 2.0 * kern->vl / dt * 1e-9;
-        if (dt > 0 && gflops > best)
+        const double gflops = tc_cpu_burst_gflops(kern);
+        if (gflops > best)
             best = gflops;
     }
-    (void)sink;
     return best;
 }
 
 #else
 
-double tc_cpu_peak_gflops(const tc_gemm_kernel *kern)
+double tc_cpu_burst_gflops(const tc_gemm_kernel *kern)
 {
     (void)kern;
     (void)seconds;
+    return 0.0;
+}
+
+double tc_cpu_peak_gflops(const tc_gemm_kernel *kern)
+{
+    (void)kern;
     return 0.0;
 }
 

@@ -98,9 +98,12 @@ void tc_gemm(const tc_gemm_kernel *kern, size_t M, size_t N, size_t K, const tc_
 void tc_gemm_rows(const tc_gemm_kernel *kern, size_t M, size_t N, size_t K, const tc_gemm_a *a,
                   const float *const *b_rows, float *c, size_t ldc, const tc_gemm_epilogue *epi);
 
-/* This core's measured peak in GFLOP/s for the vectors of kern (engine/cpu.c; about 0.1 s of
- * FMA bursts, the best counts). 0 for the portable kernel. */
+/* This core's measured peak in GFLOP/s for the vectors of kern (engine/cpu.c; 60 FMA bursts,
+ * the best counts). 0 for the portable kernel. */
 double tc_cpu_peak_gflops(const tc_gemm_kernel *kern);
+/* One such burst (about 0.1 ms): the FMA rate of this moment, for comparing with work timed
+ * right beside it. 0 for the portable kernel. */
+double tc_cpu_burst_gflops(const tc_gemm_kernel *kern);
 
 /* Allocates n_floats floats aligned to 64 bytes; *raw gets the pointer to TC_FREE. NULL when
  * out of memory (or n_floats overflows). */

@@ -9,6 +9,8 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, posix_spawn, dirent */
 #include "tct_cli.h" /* first: it includes system headers, then tc_test.h */
 
+#include <math.h>
+
 #define MODEL "models/examples/conv_relu.json"
 
 /* Per-test scratch directory, removed by the teardown. */
@@ -229,12 +231,52 @@ static void summary_prints_layers_shapes_params_macs(void **state)
     test_free(out);
 }
 
+/* The number after "key": in a one-line JSON object. */
+static double json_number(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(json, pat);
+    if (p == NULL)
+        fail_msg("no %s in \"%.300s\"", key, json);
+    return strtod(p + strlen(pat), NULL);
+}
+
+/* bench --json: the keys issue 7 names, consistent with each other and with the model (16 MACs
+ * per sample: 32 FLOP), and the batch and threads asked for. */
+static void bench_json_is_consistent(void **state)
+{
+    const char *const args[] = {"bench", "-m", MODEL, "--batch", "3", "--threads", "2",
+                                "--seconds", "0.05", "--json", NULL};
+    char *out = expect_success(*state, args);
+    const double us = json_number(out, "us_per_image"), ips = json_number(out, "images_per_s");
+    const double median = json_number(out, "median_us"), gflops = json_number(out, "gflops");
+    assert_int_equal((int)json_number(out, "batch"), 3);
+    assert_int_equal((int)json_number(out, "threads"), 2);
+    assert_true(us > 0 && fabs(us * ips - 1e6) < 1e6 * 0.01);
+    assert_true(fabs(median / 3 - us) <= 0.001 + 0.01 * us); /* printed to 3 decimals */
+    assert_true(fabs(gflops - 32.0 * ips * 1e-9) <= 0.006);  /* printed to 2 decimals */
+    test_free(out);
+}
+
+/* bench --gemm: one line per kernel this CPU has, the portable one always. */
+static void bench_gemm_prints_each_kernel(void **state)
+{
+    const char *const args[] = {"bench", "--gemm", "16", "--seconds", "0.05", NULL};
+    char *out = expect_success(*state, args);
+    if (strstr(out, "gemm 16x16x16 c ") == NULL || strstr(out, "GFLOP/s") == NULL)
+        fail_msg("no line for the portable kernel: \"%.400s\"", out);
+    test_free(out);
+}
+
 #define WITH_DIR(f) cmocka_unit_test_setup_teardown(f, tct_tmpdir_setup, tct_tmpdir_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         WITH_DIR(help_prints_usage_to_stdout),
+        WITH_DIR(bench_json_is_consistent),
+        WITH_DIR(bench_gemm_prints_each_kernel),
         WITH_DIR(usage_errors_exit_2_with_one_line),
         WITH_DIR(run_requires_model_and_input),
         WITH_DIR(run_accepts_batched_input),
