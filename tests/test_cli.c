@@ -246,7 +246,9 @@ static double json_number(const char *json, const char *key)
  * per sample: 32 FLOP), and the batch and threads asked for. */
 static void bench_json_is_consistent(void **state)
 {
-    const char *const args[] = {"bench", "-m", MODEL, "--batch", "3", "--threads", "2",
+    char model[1024];
+    snprintf(model, sizeof model, "%s", tct_source_path(MODEL));
+    const char *const args[] = {"bench", "-m", model, "--batch", "3", "--threads", "2",
                                 "--seconds", "0.05", "--json", NULL};
     char *out = expect_success(*state, args);
     const double us = json_number(out, "us_per_image"), ips = json_number(out, "images_per_s");
