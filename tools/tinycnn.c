@@ -1,5 +1,8 @@
 /* tinycnn.c - the command-line tool: dispatches to the subcommands; owns exit codes and output. */
 #include <stdarg.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -76,6 +79,13 @@ bool cli_take_value(int argc, char **argv, int *i, const char *short_opt, const 
 
 int main(int argc, char **argv)
 {
+#if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    /* A command is one short process: keep freed memory for the next allocation instead of
+     * returning it to the system (a model load allocates, fills and frees several buffers of a
+     * few hundred KiB, and each fresh page costs a fault). */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
     if (argc < 2) {
         cli_error("missing command (try `tinycnn --help`)");
         return EXIT_USAGE;
