@@ -244,6 +244,25 @@ static void out_pool_run_c(const float *m, size_t ms, size_t n, float bo, bool r
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f")))
 
+/* (B^T d B) of 16 tiles at once: d[r][q] holds input (r, q) of each tile's 4x4 patch, v[xi]
+ * gets V value xi (= 4 * row + column), with in_run_c's operations in its order. */
+static AVX512 inline void in_tile16(__m512 d[4][4], __m512 v[16])
+{
+    __m512 b[4][4];
+    for (int q = 0; q < 4; q++) {
+        b[0][q] = _mm512_sub_ps(d[0][q], d[2][q]);
+        b[1][q] = _mm512_add_ps(d[1][q], d[2][q]);
+        b[2][q] = _mm512_sub_ps(d[2][q], d[1][q]);
+        b[3][q] = _mm512_sub_ps(d[1][q], d[3][q]);
+    }
+    for (int p = 0; p < 4; p++) {
+        v[4 * p + 0] = _mm512_sub_ps(b[p][0], b[p][2]);
+        v[4 * p + 1] = _mm512_add_ps(b[p][1], b[p][2]);
+        v[4 * p + 2] = _mm512_sub_ps(b[p][2], b[p][1]);
+        v[4 * p + 3] = _mm512_sub_ps(b[p][1], b[p][3]);
+    }
+}
+
 /* As in_run_c, 16 tiles per step (same operations in the same order: same results). */
 static AVX512 void in_run_avx512(const float *r0, size_t rw, size_t n, float *restrict o, size_t xs)
 {
@@ -271,25 +290,11 @@ static AVX512 void in_run_avx512(const float *r0, size_t rw, size_t n, float *re
             d[r][2] = _mm512_permutex2var_ps(c, ev, e);
             d[r][3] = _mm512_permutex2var_ps(c, od, e);
         }
-        __m512 b[4][4];
-        for (int q = 0; q < 4; q++) {
-            b[0][q] = _mm512_sub_ps(d[0][q], d[2][q]);
-            b[1][q] = _mm512_add_ps(d[1][q], d[2][q]);
-            b[2][q] = _mm512_sub_ps(d[2][q], d[1][q]);
-            b[3][q] = _mm512_sub_ps(d[1][q], d[3][q]);
-        }
+        __m512 v[16];
+        in_tile16(d, v);
         const __mmask16 ms = (__mmask16)(nn >= 16 ? 0xFFFF : (1u << nn) - 1);
-        float *oj = o + j;
-        for (int p = 0; p < 4; p++) {
-            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 0) * xs, ms,
-                                  _mm512_sub_ps(b[p][0], b[p][2]));
-            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 1) * xs, ms,
-                                  _mm512_add_ps(b[p][1], b[p][2]));
-            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 2) * xs, ms,
-                                  _mm512_sub_ps(b[p][2], b[p][1]));
-            _mm512_mask_storeu_ps(oj + (size_t)(4 * p + 3) * xs, ms,
-                                  _mm512_sub_ps(b[p][1], b[p][3]));
-        }
+        for (int xi = 0; xi < 16; xi++)
+            _mm512_mask_storeu_ps(o + j + (size_t)xi * xs, ms, v[xi]);
     }
 }
 
@@ -317,22 +322,10 @@ static AVX512 void in_run2_avx512(const float *r0, const float *s0, size_t rw, s
         d[r][2] = _mm512_permutex2var_ps(c, ev, e);
         d[r][3] = _mm512_permutex2var_ps(c, od, e);
     }
-    __m512 b[4][4];
-    for (int q = 0; q < 4; q++) {
-        b[0][q] = _mm512_sub_ps(d[0][q], d[2][q]);
-        b[1][q] = _mm512_add_ps(d[1][q], d[2][q]);
-        b[2][q] = _mm512_sub_ps(d[2][q], d[1][q]);
-        b[3][q] = _mm512_sub_ps(d[1][q], d[3][q]);
-    }
+    __m512 v[16];
+    in_tile16(d, v);
     const __mmask16 half = (__mmask16)((1u << n) - 1);
     const __mmask16 valid = (__mmask16)(half | half << 8), out = (__mmask16)((1u << 2 * n) - 1);
-    __m512 v[16];
-    for (int p = 0; p < 4; p++) {
-        v[4 * p + 0] = _mm512_sub_ps(b[p][0], b[p][2]);
-        v[4 * p + 1] = _mm512_add_ps(b[p][1], b[p][2]);
-        v[4 * p + 2] = _mm512_sub_ps(b[p][2], b[p][1]);
-        v[4 * p + 3] = _mm512_sub_ps(b[p][1], b[p][3]);
-    }
     for (int xi = 0; xi < 16; xi++) {
         if (n < 8) /* close the gap between the two rows' lanes */
             v[xi] = _mm512_maskz_compress_ps(valid, v[xi]);
