@@ -92,35 +92,23 @@ static DIRECT void rows_block(const float *xpad, size_t wp, size_t i, size_t j, 
     }
 }
 
-/* All output rows of nb channels from o0 into y (channel o at y + o * oh * ow). */
-static DIRECT void rows_nb(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
-                           size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
-                           size_t o0, const size_t nb, bool relu, float *y)
+/* All output rows of nb channels from o0 into y (channel o at y + o * oh * ow), or with pool
+ * their 2x2 max pool (floor) into y (channel o at y + o * (oh / 2) * (ow / 2)). */
+static DIRECT void block_nb(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
+                            size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
+                            size_t o0, const size_t nb, bool relu, const bool pool, float *y)
 {
-    for (size_t i = 0; i < oh; i += 2) {
-        for (size_t j = 0; j < ow; j += 16) {
-            if (i + 1 < oh)
-                rows_block(xpad, wp, i, j, lanes(ow - j), 2, kh, kw, dh, dw, w, bias, o0, nb,
-                           relu, false, y, oh * ow, ow);
+    /* rows and columns computed; where they go: plane and row width of y */
+    const size_t rows = pool ? oh / 2 * 2 : oh, cols = pool ? ow / 2 * 2 : ow;
+    const size_t yw = pool ? ow / 2 : ow, plane = pool ? (oh / 2) * yw : oh * ow;
+    for (size_t i = 0; i < rows; i += 2) {
+        for (size_t j = 0; j < cols; j += 16) {
+            if (i + 1 < rows) /* always with pool: rows is even */
+                rows_block(xpad, wp, i, j, lanes(cols - j), 2, kh, kw, dh, dw, w, bias, o0, nb,
+                           relu, pool, y, plane, yw);
             else
-                rows_block(xpad, wp, i, j, lanes(ow - j), 1, kh, kw, dh, dw, w, bias, o0, nb,
-                           relu, false, y, oh * ow, ow);
-        }
-    }
-}
-
-/* The 2x2 max pool of rows_nb's output (floor) into y (channel o at y + o * ph * pw). */
-static DIRECT void pooled_nb(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
-                             size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
-                             size_t o0, const size_t nb, bool relu, float *y)
-{
-    const size_t ph = oh / 2, pw = ow / 2;
-    for (size_t i = 0; i < 2 * ph; i += 2) {
-        for (size_t j = 0; j < 2 * pw; j += 16) {
-            /* columns j.. of the pooled rows: 2 * pw - j of them, in pairs */
-            const __mmask16 m = lanes(2 * pw - j);
-            rows_block(xpad, wp, i, j, m, 2, kh, kw, dh, dw, w, bias, o0, nb, relu, true, y,
-                       ph * pw, pw);
+                rows_block(xpad, wp, i, j, lanes(cols - j), 1, kh, kw, dh, dw, w, bias, o0, nb,
+                           relu, false, y, plane, yw);
         }
     }
 }
@@ -139,21 +127,30 @@ static DIRECT void pooled_nb(const float *xpad, size_t wp, size_t oh, size_t ow,
     default: call(OB);                                                                             \
     }
 
+/* tc_conv_direct1 (pool false) and tc_conv_direct1_pool (true), pool a constant. */
+static DIRECT void direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh,
+                           size_t kw, size_t dh, size_t dw, const float *w, const float *bias,
+                           size_t cout, bool relu, const bool pool, float *y)
+{
+    const size_t plane = pool ? (oh / 2) * (ow / 2) : oh * ow;
+    for (size_t o0 = 0; o0 < cout; o0 += OB) {
+        const size_t nb = cout - o0 < OB ? cout - o0 : OB;
+        float *yo = y + o0 * plane;
+        if (nb == OB && kh == 3 && kw == 3 && dh == 1 && dw == 1) { /* taps unrolled */
+            block_nb(xpad, wp, oh, ow, 3, 3, 1, 1, w, bias, o0, OB, relu, pool, yo);
+            continue;
+        }
+#define BLOCK(k) block_nb(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, k, relu, pool, yo)
+        FOR_NB(BLOCK, nb)
+#undef BLOCK
+    }
+}
+
 __attribute__((target("avx512f"))) void
 tc_conv_direct1(const float *xpad, size_t wp, size_t oh, size_t ow, size_t kh, size_t kw, size_t dh,
                 size_t dw, const float *w, const float *bias, size_t cout, bool relu, float *y)
 {
-    for (size_t o0 = 0; o0 < cout; o0 += OB) {
-        const size_t nb = cout - o0 < OB ? cout - o0 : OB;
-        float *yo = y + o0 * oh * ow;
-        if (nb == OB && kh == 3 && kw == 3 && dh == 1 && dw == 1) { /* taps unrolled */
-            rows_nb(xpad, wp, oh, ow, 3, 3, 1, 1, w, bias, o0, OB, relu, yo);
-            continue;
-        }
-#define ROWS(k) rows_nb(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, k, relu, yo)
-        FOR_NB(ROWS, nb)
-#undef ROWS
-    }
+    direct1(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, cout, relu, false, y);
 }
 
 __attribute__((target("avx512f"))) void
@@ -161,18 +158,7 @@ tc_conv_direct1_pool(const float *xpad, size_t wp, size_t oh, size_t ow, size_t 
                      size_t dh, size_t dw, const float *w, const float *bias, size_t cout,
                      bool relu, float *y)
 {
-    const size_t pplane = (oh / 2) * (ow / 2);
-    for (size_t o0 = 0; o0 < cout; o0 += OB) {
-        const size_t nb = cout - o0 < OB ? cout - o0 : OB;
-        float *yo = y + o0 * pplane;
-        if (nb == OB && kh == 3 && kw == 3 && dh == 1 && dw == 1) { /* taps unrolled */
-            pooled_nb(xpad, wp, oh, ow, 3, 3, 1, 1, w, bias, o0, OB, relu, yo);
-            continue;
-        }
-#define POOLED(k) pooled_nb(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, o0, k, relu, yo)
-        FOR_NB(POOLED, nb)
-#undef POOLED
-    }
+    direct1(xpad, wp, oh, ow, kh, kw, dh, dw, w, bias, cout, relu, true, y);
 }
 
 #else
