@@ -189,7 +189,6 @@ static void swap_bytes(float *data, size_t n)
     }
 }
 
-/* Reads weight w of layer l from the open weights file (its length is file_len). */
 /* Whether every value is finite: one pass without early exit (it vectorizes), so that only a
  * bad file pays for finding the first bad value. */
 static bool all_finite(const float *x, size_t n)
@@ -203,6 +202,7 @@ static bool all_finite(const float *x, size_t n)
     return bad == 0;
 }
 
+/* Reads weight w of layer l from the open weights file (its length is file_len). */
 static tc_status read_from_file(const tc_layer *l, tc_weight *w, FILE *f, uint64_t file_len,
                                 const char *file_name, tc_error *err)
 {
@@ -223,15 +223,16 @@ static tc_status read_from_file(const tc_layer *l, tc_weight *w, FILE *f, uint64
                             (unsigned long long)bytes, (unsigned long long)w->offset, file_name);
     if (!host_is_little_endian())
         swap_bytes(w->data, w->numel);
-    for (size_t i = all_finite(w->data, w->numel) ? w->numel : 0; i < w->numel; i++) {
-        if (!isfinite(w->data[i]))
-            return tc_error_set(err, TC_ERR_WEIGHTS, p,
-                                "value %zu (from byte %llu of the weights file) of layer \"%s\" "
-                                "is %g: weights must be finite", i,
-                                (unsigned long long)(w->offset + 4 * (uint64_t)i), l->name,
-                                (double)w->data[i]);
-    }
-    return TC_OK;
+    if (all_finite(w->data, w->numel))
+        return TC_OK;
+    size_t i = 0;
+    while (isfinite(w->data[i])) /* there is a bad value: find the first */
+        i++;
+    return tc_error_set(err, TC_ERR_WEIGHTS, p,
+                        "value %zu (from byte %llu of the weights file) of layer \"%s\" is %g: "
+                        "weights must be finite",
+                        i, (unsigned long long)(w->offset + 4 * (uint64_t)i), l->name,
+                        (double)w->data[i]);
 }
 
 static tc_status open_weights_file(const char *json_dir, const char *weights_file, FILE **f,
