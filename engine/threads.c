@@ -46,27 +46,25 @@ static long long now_ns(void)
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* Spins until the pool's generation differs from seen (true) or SPIN_NS have passed (false). */
-static bool spin_for_job(tc_pool *pool, unsigned long seen)
+static bool job_ready(tc_pool *pool, unsigned long seen)
 {
-    const long long end = now_ns() + SPIN_NS;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&pool->generation, memory_order_acquire) != seen)
-            return true;
-        if (i % 64 == 0 && now_ns() > end) /* the clock every 64 pauses (about 1 us) */
-            return false;
-        CPU_RELAX();
-    }
+    return atomic_load_explicit(&pool->generation, memory_order_acquire) != seen;
 }
 
-/* Spins until no worker is running (true) or SPIN_NS have passed (false). */
-static bool spin_for_workers(tc_pool *pool)
+static bool workers_done(tc_pool *pool, unsigned long unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&pool->pending, memory_order_acquire) == 0;
+}
+
+/* Spins until ready(pool, arg) (true) or SPIN_NS have passed (false). */
+static bool spin_until(bool (*ready)(tc_pool *, unsigned long), tc_pool *pool, unsigned long arg)
 {
     const long long end = now_ns() + SPIN_NS;
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+        if (ready(pool, arg))
             return true;
-        if (i % 64 == 0 && now_ns() > end)
+        if (i % 64 == 0 && now_ns() > end) /* the clock every 64 pauses (about 1 us) */
             return false;
         CPU_RELAX();
     }
@@ -78,7 +76,7 @@ static void *worker_main(void *p)
     tc_pool *pool = w->pool;
     unsigned long seen = 0;
     for (;;) {
-        if (!spin_for_job(pool, seen)) {
+        if (!spin_until(job_ready, pool, seen)) {
             pthread_mutex_lock(&pool->lock);
             while (!pool->stop && atomic_load(&pool->generation) == seen)
                 pthread_cond_wait(&pool->wake, &pool->lock);
@@ -160,7 +158,7 @@ void tc_pool_run(tc_pool *pool, tc_pool_job job, void *arg)
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     job(arg, 0);
-    if (spin_for_workers(pool))
+    if (spin_until(workers_done, pool, 0))
         return;
     pthread_mutex_lock(&pool->lock);
     while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
